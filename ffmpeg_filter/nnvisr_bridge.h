@@ -1,0 +1,80 @@
+/*
+ * C interface between the nnvisr libavfilter filter and the nnvisr bridge,
+ * a cffi embedding library that runs the Python package nnvisr_core.
+ *
+ * The filter holds no policy: it hands frames and link parameters over and
+ * writes back what the bridge computed. Every function returns a negative
+ * value on error, after the bridge has logged the reason through the log
+ * callback given to nnvisr_create().
+ *
+ * This header is shared verbatim by the filter (compiled inside FFmpeg) and
+ * the bridge (compiled by meson); keep it free of FFmpeg types.
+ */
+
+#ifndef NNVISR_BRIDGE_H
+#define NNVISR_BRIDGE_H
+
+#include <stdint.h>
+
+/* Bumped whenever a declaration below changes. */
+#define NNVISR_BRIDGE_ABI 1
+
+/* level uses FFmpeg's AV_LOG_* numbers; msg holds no trailing newline. */
+typedef void (*nnvisr_log_fn)(void *opaque, int level, const char *msg);
+
+typedef struct NNVISRLinkConfig {
+    /* filled by the filter: the negotiated input link */
+    int in_w, in_h;
+    const char *pix_fmt;            /* av_get_pix_fmt_name() of the link format */
+    int tb_num, tb_den;             /* input time base */
+    int fr_num, fr_den;             /* input frame rate, 0/1 when unknown */
+    int sar_num, sar_den;
+    /* filled by the bridge: the output link */
+    int out_w, out_h;
+    int out_tb_num, out_tb_den;
+    int out_fr_num, out_fr_den;
+    /* metadata key whose presence on a frame marks a scene change, or "" */
+    char scene_key[128];
+} NNVISRLinkConfig;
+
+typedef struct NNVISRFrame {
+    uint8_t *data[4];               /* plane pointers (FFmpeg plane order) */
+    int linesize[4];
+    int width, height;
+    int64_t pts;                    /* in: input pts; pull: output pts */
+    int64_t duration;               /* in: input duration; pull: output duration */
+    int64_t seq;                    /* push: index of this input frame;
+                                       pull: index of the input frame whose
+                                       properties the output frame carries */
+    int color_range;                /* AVColorRange of the frame */
+    const char *scene_value;        /* value of the scene key on this frame, or NULL */
+} NNVISRFrame;
+
+/* Returns NNVISR_BRIDGE_ABI; 0 means the embedded interpreter failed to start. */
+int nnvisr_abi_version(void);
+
+/* options: "name=value\n" lines for the options set on the filter. */
+int nnvisr_create(const char *options, nnvisr_log_fn log, void *log_opaque,
+                  int64_t *handle);
+
+/* Writes the pixel formats the model takes, as FFmpeg names separated by '|',
+ * best first. */
+int nnvisr_pix_fmts(int64_t handle, char *buf, int buf_size);
+
+int nnvisr_configure(int64_t handle, NNVISRLinkConfig *cfg);
+
+/* Hands one input frame over; the bridge copies what it needs before it
+ * returns. Returns the number of output frames ready to pull. */
+int nnvisr_push(int64_t handle, const NNVISRFrame *frame);
+
+/* End of input at eof_pts (input time base). Returns the number of output
+ * frames ready to pull and the EOF pts in the output time base. */
+int nnvisr_flush(int64_t handle, int64_t eof_pts, int64_t *out_eof_pts);
+
+/* Fills one output frame allocated by the filter at the configured output
+ * size; sets pts, duration and seq. */
+int nnvisr_pull(int64_t handle, NNVISRFrame *frame);
+
+void nnvisr_destroy(int64_t handle);
+
+#endif /* NNVISR_BRIDGE_H */

@@ -1,0 +1,564 @@
+/*
+ * Copyright (c) 2026 the nnvisr authors
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+/**
+ * @file
+ * Neural video enhancement (super resolution, denoising, interpolation)
+ * with any ONNX network that works on a group of frames.
+ *
+ * The filter holds no policy. It loads the nnvisr bridge (a shared library
+ * embedding Python) at init, hands input frames over as plane pointers and
+ * fills output frames allocated here. Frame grouping, scene cuts, models,
+ * inference and output timestamps all live in the bridge.
+ */
+
+#include <dlfcn.h>
+#include <float.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "libavutil/avstring.h"
+#include "libavutil/bprint.h"
+#include "libavutil/fifo.h"
+#include "libavutil/mem.h"
+#include "libavutil/opt.h"
+#include "libavutil/pixdesc.h"
+
+#include "avfilter.h"
+#include "filters.h"
+#include "formats.h"
+#include "video.h"
+
+#include "nnvisr_bridge.h"
+
+#define BRIDGE_NAME "libnnvisr_bridge.so"
+#define MAX_PIX_FMTS 32
+
+typedef struct NNVISRBridge {
+    int  (*abi_version)(void);
+    int  (*create)(const char *options, nnvisr_log_fn log, void *log_opaque,
+                   int64_t *handle);
+    int  (*pix_fmts)(int64_t handle, char *buf, int buf_size);
+    int  (*configure)(int64_t handle, NNVISRLinkConfig *cfg);
+    int  (*push)(int64_t handle, const NNVISRFrame *frame);
+    int  (*flush)(int64_t handle, int64_t eof_pts, int64_t *out_eof_pts);
+    int  (*pull)(int64_t handle, NNVISRFrame *frame);
+    void (*destroy)(int64_t handle);
+} NNVISRBridge;
+
+/* Properties of an input frame, kept until the outputs made from it are sent. */
+typedef struct PendingProps {
+    int64_t seq;
+    AVFrame *props;
+} PendingProps;
+
+typedef struct NNVISRContext {
+    const AVClass *class;
+
+    /* options; -1 (or 0 for doubles, NULL for strings) means "from the model" */
+    double scale_factor, scale_factor_h;
+    int input_count, feature_count, extraction_layers;
+    int interpolation, extra_frame, double_frame;
+    int batch_size_fusion, batch_size_extract;
+    int use_fp16, low_mem, raw_norm;
+    char *norm_mean, *norm_std;
+    char *model, *model_path, *engine_path;
+    int backend, device, threads;
+    char *scene_key;
+    double scene_threshold;
+    char *bridge_path;
+
+    NNVISRBridge bridge;
+    int64_t handle;
+    int have_handle;
+    int pix_fmts[MAX_PIX_FMTS + 1];
+    char scene_meta_key[sizeof(((NNVISRLinkConfig *)0)->scene_key)];
+    int64_t next_seq;
+    AVFifo *pending;
+    int eof;
+} NNVISRContext;
+
+#define OFFSET(x) offsetof(NNVISRContext, x)
+#define FLAGS AV_OPT_FLAG_VIDEO_PARAM | AV_OPT_FLAG_FILTERING_PARAM
+
+static const AVOption nnvisr_options[] = {
+    { "model",              "model package: a directory with nnvisr.json, an .onnx file, or a folder name under model_path (default: the bundled model)", OFFSET(model), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
+    { "model_path",         "root folder of upstream NNVISR two-stage models (models/<model>/<colour space>/)", OFFSET(model_path), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
+    { "engine_path",        "folder caching built TensorRT engines", OFFSET(engine_path), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
+    { "scale_factor",       "width scale of the network (0: from the model)", OFFSET(scale_factor), AV_OPT_TYPE_DOUBLE, { .dbl = 0 }, 0, 16, FLAGS },
+    { "scale_factor_h",     "height scale of the network (0: scale_factor)", OFFSET(scale_factor_h), AV_OPT_TYPE_DOUBLE, { .dbl = 0 }, 0, 16, FLAGS },
+    { "input_count",        "frames consumed per network run (-1: from the model)", OFFSET(input_count), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 64, FLAGS },
+    { "feature_count",      "channels of every feature level of a two-stage model (-1: from the model)", OFFSET(feature_count), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 4096, FLAGS },
+    { "extraction_layers",  "feature pyramid levels of a two-stage model (-1: from the model)", OFFSET(extraction_layers), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 16, FLAGS },
+    { "interpolation",      "the network interpolates: output has twice the frame rate", OFFSET(interpolation), AV_OPT_TYPE_BOOL, { .i64 = -1 }, -1, 1, FLAGS },
+    { "extra_frame",        "the network takes input_count+1 frames, sharing the last with the next window", OFFSET(extra_frame), AV_OPT_TYPE_BOOL, { .i64 = -1 }, -1, 1, FLAGS },
+    { "double_frame",       "the network outputs 2*input_count frames (needs interpolation)", OFFSET(double_frame), AV_OPT_TYPE_BOOL, { .i64 = -1 }, -1, 1, FLAGS },
+    { "batch_size_fusion",  "windows per network run (-1: from the model, else 1)", OFFSET(batch_size_fusion), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 256, FLAGS },
+    { "batch_size_extract", "frames per feature extraction run, a multiple of batch_size_fusion*input_count (-1: that product)", OFFSET(batch_size_extract), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 4096, FLAGS },
+    { "use_fp16",           "run the network in half precision", OFFSET(use_fp16), AV_OPT_TYPE_BOOL, { .i64 = -1 }, -1, 1, FLAGS },
+    { "low_mem",            "trade speed for less GPU memory when building engines", OFFSET(low_mem), AV_OPT_TYPE_BOOL, { .i64 = -1 }, -1, 1, FLAGS },
+    { "norm_mean",          "per channel mean subtracted from RGB input, as 'r|g|b'", OFFSET(norm_mean), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
+    { "norm_std",           "per channel standard deviation dividing RGB input, as 'r|g|b'", OFFSET(norm_std), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
+    { "raw_norm",           "apply norm_mean/norm_std to raw code values instead of [0,1]", OFFSET(raw_norm), AV_OPT_TYPE_BOOL, { .i64 = -1 }, -1, 1, FLAGS },
+    { "backend",            "inference backend", OFFSET(backend), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, 2, FLAGS, .unit = "backend" },
+        { "auto",        "TensorRT, then ONNX Runtime CUDA, then ONNX Runtime CPU", 0, AV_OPT_TYPE_CONST, { .i64 = 0 }, 0, 0, FLAGS, .unit = "backend" },
+        { "onnxruntime", "ONNX Runtime",                                         0, AV_OPT_TYPE_CONST, { .i64 = 1 }, 0, 0, FLAGS, .unit = "backend" },
+        { "tensorrt",    "NVIDIA TensorRT",                                      0, AV_OPT_TYPE_CONST, { .i64 = 2 }, 0, 0, FLAGS, .unit = "backend" },
+    { "device",             "GPU index for GPU backends", OFFSET(device), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, 64, FLAGS },
+    { "threads",            "CPU threads for the onnxruntime backend (0: all cores)", OFFSET(threads), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, 1024, FLAGS },
+    { "scene_key",          "frame metadata key marking a scene change (default lavfi.scd.time, set by scdet)", OFFSET(scene_key), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
+    { "scene_threshold",    "when > 0, scene_key holds a score and a scene starts where it reaches this value", OFFSET(scene_threshold), AV_OPT_TYPE_DOUBLE, { .dbl = 0 }, 0, DBL_MAX, FLAGS },
+    { "bridge",             "path of " BRIDGE_NAME " (default: $NNVISR_BRIDGE, then next to ffmpeg, then the library path)", OFFSET(bridge_path), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
+    { NULL }
+};
+
+AVFILTER_DEFINE_CLASS(nnvisr);
+
+static void bridge_log(void *opaque, int level, const char *msg)
+{
+    av_log(opaque, level, "%s\n", msg);
+}
+
+/* Options are handed over only when set, so the model's nnvisr.json keeps
+ * its defaults for the others; the option table is the single list. */
+static int serialize_options(AVFilterContext *ctx, AVBPrint *bp)
+{
+    NNVISRContext *s = ctx->priv;
+    const AVOption *o = NULL;
+
+    while ((o = av_opt_next(s, o))) {
+        uint8_t *val;
+        int ret;
+
+        if (o->type == AV_OPT_TYPE_CONST || !strcmp(o->name, "bridge") ||
+            av_opt_is_set_to_default_by_name(s, o->name, 0) > 0)
+            continue;
+        if (o->unit) {
+            /* report the constant's name, not its number */
+            const AVOption *c = NULL;
+            int64_t v;
+            if ((ret = av_opt_get_int(s, o->name, 0, &v)) < 0)
+                return ret;
+            while ((c = av_opt_next(s, c)))
+                if (c->type == AV_OPT_TYPE_CONST && !strcmp(c->unit, o->unit) &&
+                    c->default_val.i64 == v)
+                    break;
+            av_bprintf(bp, "%s=%s\n", o->name, c ? c->name : "?");
+            continue;
+        }
+        if ((ret = av_opt_get(s, o->name, 0, &val)) < 0)
+            return ret;
+        if (strchr(val, '\n')) {
+            av_log(ctx, AV_LOG_ERROR, "Option %s must not contain a newline.\n", o->name);
+            av_free(val);
+            return AVERROR(EINVAL);
+        }
+        av_bprintf(bp, "%s=%s\n", o->name, val);
+        av_free(val);
+    }
+    return av_bprint_is_complete(bp) ? 0 : AVERROR(ENOMEM);
+}
+
+static void *open_library(AVFilterContext *ctx, const char *path)
+{
+    /* RTLD_GLOBAL: Python extension modules resolve libpython's symbols
+     * through the global scope. RTLD_NODELETE: an embedded interpreter
+     * cannot be unloaded. */
+    void *lib = dlopen(path, RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE);
+    if (!lib)
+        av_log(ctx, AV_LOG_DEBUG, "dlopen(%s): %s\n", path, dlerror());
+    return lib;
+}
+
+static void *load_bridge_library(AVFilterContext *ctx)
+{
+    NNVISRContext *s = ctx->priv;
+    const char *env = getenv("NNVISR_BRIDGE");
+    char exe[PATH_MAX], path[PATH_MAX + sizeof("/../lib/nnvisr/" BRIDGE_NAME)];
+    ssize_t len;
+    void *lib;
+
+    if (s->bridge_path || (env && *env)) {
+        const char *p = s->bridge_path ? s->bridge_path : env;
+        if (!(lib = open_library(ctx, p)))
+            av_log(ctx, AV_LOG_ERROR, "Cannot load the nnvisr bridge %s: %s\n", p, dlerror());
+        return lib;
+    }
+
+    /* setup installs the bridge at <prefix>/lib/nnvisr/ beside <prefix>/bin/ffmpeg */
+    len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (len > 0) {
+        char *slash;
+        exe[len] = 0;
+        if ((slash = strrchr(exe, '/'))) {
+            *slash = 0;
+            snprintf(path, sizeof(path), "%s/../lib/nnvisr/" BRIDGE_NAME, exe);
+            if ((lib = open_library(ctx, path)))
+                return lib;
+        }
+    }
+    if ((lib = open_library(ctx, BRIDGE_NAME)))
+        return lib;
+
+    av_log(ctx, AV_LOG_ERROR, "Cannot find the nnvisr bridge " BRIDGE_NAME ": set the "
+           "bridge option or NNVISR_BRIDGE to its path "
+           "(`python -m nnvisr_core bridge-path` prints it).\n");
+    return NULL;
+}
+
+static int load_bridge(AVFilterContext *ctx)
+{
+    NNVISRContext *s = ctx->priv;
+    NNVISRBridge *b = &s->bridge;
+    void *lib = load_bridge_library(ctx);
+    int abi;
+
+    if (!lib)
+        return AVERROR(ENOENT);
+
+#define LOAD_SYMBOL(field, name)                                               \
+    if (!(*(void **)&b->field = dlsym(lib, name))) {                           \
+        av_log(ctx, AV_LOG_ERROR, "The nnvisr bridge lacks %s: %s\n",          \
+               name, dlerror());                                               \
+        return AVERROR(EINVAL);                                                \
+    }
+    LOAD_SYMBOL(abi_version, "nnvisr_abi_version");
+    LOAD_SYMBOL(create,      "nnvisr_create");
+    LOAD_SYMBOL(pix_fmts,    "nnvisr_pix_fmts");
+    LOAD_SYMBOL(configure,   "nnvisr_configure");
+    LOAD_SYMBOL(push,        "nnvisr_push");
+    LOAD_SYMBOL(flush,       "nnvisr_flush");
+    LOAD_SYMBOL(pull,        "nnvisr_pull");
+    LOAD_SYMBOL(destroy,     "nnvisr_destroy");
+#undef LOAD_SYMBOL
+
+    /* the first call starts the embedded interpreter; 0 means it failed */
+    abi = b->abi_version();
+    if (abi != NNVISR_BRIDGE_ABI) {
+        if (abi == 0)
+            av_log(ctx, AV_LOG_ERROR, "The nnvisr bridge could not start Python "
+                   "(see the messages above).\n");
+        else
+            av_log(ctx, AV_LOG_ERROR, "The nnvisr bridge speaks interface %d, this "
+                   "filter %d: rebuild one of them.\n", abi, NNVISR_BRIDGE_ABI);
+        return AVERROR(EINVAL);
+    }
+    return 0;
+}
+
+static int parse_pix_fmts(AVFilterContext *ctx, const char *names)
+{
+    NNVISRContext *s = ctx->priv;
+    char *list = av_strdup(names), *saveptr = NULL, *name;
+    int nb = 0;
+
+    if (!list)
+        return AVERROR(ENOMEM);
+    for (name = av_strtok(list, "|", &saveptr); name && nb < MAX_PIX_FMTS;
+         name = av_strtok(NULL, "|", &saveptr)) {
+        enum AVPixelFormat fmt = av_get_pix_fmt(name);
+        if (fmt == AV_PIX_FMT_NONE)
+            av_log(ctx, AV_LOG_VERBOSE, "Pixel format %s unknown to this FFmpeg, skipped.\n", name);
+        else
+            s->pix_fmts[nb++] = fmt;
+    }
+    av_free(list);
+    s->pix_fmts[nb] = AV_PIX_FMT_NONE;
+    if (!nb) {
+        av_log(ctx, AV_LOG_ERROR, "The model takes no pixel format this FFmpeg knows (%s).\n", names);
+        return AVERROR(EINVAL);
+    }
+    return 0;
+}
+
+static av_cold int init(AVFilterContext *ctx)
+{
+    NNVISRContext *s = ctx->priv;
+    AVBPrint options;
+    char names[1024];
+    int ret;
+
+    s->pending = av_fifo_alloc2(8, sizeof(PendingProps), AV_FIFO_FLAG_AUTO_GROW);
+    if (!s->pending)
+        return AVERROR(ENOMEM);
+
+    if ((ret = load_bridge(ctx)) < 0)
+        return ret;
+
+    av_bprint_init(&options, 0, AV_BPRINT_SIZE_UNLIMITED);
+    ret = serialize_options(ctx, &options);
+    if (ret >= 0)
+        ret = s->bridge.create(options.str, bridge_log, ctx, &s->handle);
+    av_bprint_finalize(&options, NULL);
+    if (ret < 0)
+        return AVERROR(EINVAL);
+    s->have_handle = 1;
+
+    if (s->bridge.pix_fmts(s->handle, names, sizeof(names)) < 0)
+        return AVERROR(EINVAL);
+    return parse_pix_fmts(ctx, names);
+}
+
+static int query_formats(const AVFilterContext *ctx,
+                         AVFilterFormatsConfig **cfg_in,
+                         AVFilterFormatsConfig **cfg_out)
+{
+    const NNVISRContext *s = ctx->priv;
+    /* the same list for input and output: the output keeps the input format */
+    return ff_set_common_formats_from_list2(ctx, cfg_in, cfg_out, s->pix_fmts);
+}
+
+static int config_output(AVFilterLink *outlink)
+{
+    AVFilterContext *ctx = outlink->src;
+    NNVISRContext *s = ctx->priv;
+    AVFilterLink *inlink = ctx->inputs[0];
+    FilterLink *il = ff_filter_link(inlink);
+    FilterLink *ol = ff_filter_link(outlink);
+    NNVISRLinkConfig cfg = {
+        .in_w    = inlink->w,
+        .in_h    = inlink->h,
+        .pix_fmt = av_get_pix_fmt_name(inlink->format),
+        .tb_num  = inlink->time_base.num,
+        .tb_den  = inlink->time_base.den,
+        .fr_num  = il->frame_rate.num,
+        .fr_den  = il->frame_rate.den,
+        .sar_num = inlink->sample_aspect_ratio.num,
+        .sar_den = inlink->sample_aspect_ratio.den,
+    };
+
+    if (s->bridge.configure(s->handle, &cfg) < 0)
+        return AVERROR(EINVAL);
+
+    outlink->w         = cfg.out_w;
+    outlink->h         = cfg.out_h;
+    outlink->time_base = (AVRational){ cfg.out_tb_num, cfg.out_tb_den };
+    ol->frame_rate     = (AVRational){ cfg.out_fr_num, cfg.out_fr_den };
+    /* keep the display aspect ratio when the two axes scale differently */
+    if (inlink->sample_aspect_ratio.num)
+        outlink->sample_aspect_ratio = av_mul_q(inlink->sample_aspect_ratio,
+            (AVRational){ inlink->w * outlink->h, outlink->w * inlink->h });
+    else
+        outlink->sample_aspect_ratio = inlink->sample_aspect_ratio;
+    av_strlcpy(s->scene_meta_key, cfg.scene_key, sizeof(s->scene_meta_key));
+
+    av_log(ctx, AV_LOG_VERBOSE, "%dx%d %s -> %dx%d, time base %d/%d -> %d/%d\n",
+           inlink->w, inlink->h, cfg.pix_fmt, outlink->w, outlink->h,
+           inlink->time_base.num, inlink->time_base.den,
+           outlink->time_base.num, outlink->time_base.den);
+    return 0;
+}
+
+static void fill_planes(NNVISRFrame *f, const AVFrame *frame)
+{
+    for (int i = 0; i < 4; i++) {
+        f->data[i]     = frame->data[i];
+        f->linesize[i] = frame->linesize[i];
+    }
+    f->width       = frame->width;
+    f->height      = frame->height;
+    f->color_range = frame->color_range;
+}
+
+static int push_frame(AVFilterContext *ctx, AVFrame *in)
+{
+    NNVISRContext *s = ctx->priv;
+    PendingProps pending = { .seq = s->next_seq++, .props = av_frame_alloc() };
+    NNVISRFrame f = { .pts = in->pts, .duration = in->duration, .seq = pending.seq };
+    const AVDictionaryEntry *scene;
+    int ret;
+
+    if (!pending.props) {
+        av_frame_free(&in);
+        return AVERROR(ENOMEM);
+    }
+    /* the pixels are copied by the bridge; only the properties are kept */
+    ret = av_frame_copy_props(pending.props, in);
+    if (ret >= 0)
+        ret = av_fifo_write(s->pending, &pending, 1);
+    if (ret < 0) {
+        av_frame_free(&pending.props);
+        av_frame_free(&in);
+        return ret;
+    }
+
+    fill_planes(&f, in);
+    scene = s->scene_meta_key[0] ? av_dict_get(in->metadata, s->scene_meta_key, NULL, 0) : NULL;
+    f.scene_value = scene ? scene->value : NULL;
+
+    ret = s->bridge.push(s->handle, &f);
+    av_frame_free(&in);
+    return ret < 0 ? AVERROR_EXTERNAL : ret;
+}
+
+/* Drops the properties of input frames no output needs any more and returns
+ * those of input frame seq. Outputs come in input order. */
+static AVFrame *props_of(NNVISRContext *s, int64_t seq)
+{
+    PendingProps p;
+
+    while (av_fifo_peek(s->pending, &p, 1, 0) >= 0) {
+        if (p.seq >= seq)
+            return p.seq == seq ? p.props : NULL;
+        av_fifo_drain2(s->pending, 1);
+        av_frame_free(&p.props);
+    }
+    return NULL;
+}
+
+static void drop_size_dependent_side_data(AVFrame *out)
+{
+#if LIBAVFILTER_VERSION_MAJOR >= 11
+    av_frame_side_data_remove_by_props(&out->side_data, &out->nb_side_data,
+                                       AV_SIDE_DATA_PROP_SIZE_DEPENDENT);
+#else
+    av_frame_remove_side_data(out, AV_FRAME_DATA_REGIONS_OF_INTEREST);
+    av_frame_remove_side_data(out, AV_FRAME_DATA_MOTION_VECTORS);
+    av_frame_remove_side_data(out, AV_FRAME_DATA_VIDEO_ENC_PARAMS);
+#endif
+}
+
+static int send_ready_frames(AVFilterContext *ctx, int nb_ready)
+{
+    NNVISRContext *s = ctx->priv;
+    AVFilterLink *inlink = ctx->inputs[0];
+    AVFilterLink *outlink = ctx->outputs[0];
+    int ret;
+
+    for (int i = 0; i < nb_ready; i++) {
+        AVFrame *out = ff_get_video_buffer(outlink, outlink->w, outlink->h);
+        NNVISRFrame f = { 0 };
+        AVFrame *props;
+
+        if (!out)
+            return AVERROR(ENOMEM);
+        fill_planes(&f, out);
+        if (s->bridge.pull(s->handle, &f) < 0) {
+            av_frame_free(&out);
+            return AVERROR_EXTERNAL;
+        }
+        if ((props = props_of(s, f.seq)) && (ret = av_frame_copy_props(out, props)) < 0) {
+            av_frame_free(&out);
+            return ret;
+        }
+        if (outlink->w != inlink->w || outlink->h != inlink->h)
+            drop_size_dependent_side_data(out);
+        out->pts                 = f.pts;
+        out->duration            = f.duration;
+        out->sample_aspect_ratio = outlink->sample_aspect_ratio;
+        if ((ret = ff_filter_frame(outlink, out)) < 0)
+            return ret;
+    }
+    return 0;
+}
+
+static int activate(AVFilterContext *ctx)
+{
+    NNVISRContext *s = ctx->priv;
+    AVFilterLink *inlink = ctx->inputs[0];
+    AVFilterLink *outlink = ctx->outputs[0];
+    AVFrame *in;
+    int64_t pts, out_pts;
+    int ret, status;
+
+    FF_FILTER_FORWARD_STATUS_BACK(outlink, inlink);
+
+    ret = ff_inlink_consume_frame(inlink, &in);
+    if (ret < 0)
+        return ret;
+    if (ret > 0) {
+        if ((ret = push_frame(ctx, in)) < 0)
+            return ret;
+        if ((ret = send_ready_frames(ctx, ret)) < 0)
+            return ret;
+        if (ff_inlink_queued_frames(inlink))
+            ff_filter_set_ready(ctx, 100);
+        return 0;
+    }
+
+    if (!s->eof && ff_inlink_acknowledge_status(inlink, &status, &pts)) {
+        s->eof = 1;
+        ret = s->bridge.flush(s->handle, pts, &out_pts);
+        if (ret < 0)
+            return AVERROR_EXTERNAL;
+        if ((ret = send_ready_frames(ctx, ret)) < 0)
+            return ret;
+        ff_outlink_set_status(outlink, status, out_pts);
+        return 0;
+    }
+
+    FF_FILTER_FORWARD_WANTED(outlink, inlink);
+
+    return FFERROR_NOT_READY;
+}
+
+static av_cold void uninit(AVFilterContext *ctx)
+{
+    NNVISRContext *s = ctx->priv;
+    PendingProps p;
+
+    if (s->have_handle)
+        s->bridge.destroy(s->handle);
+    s->have_handle = 0;
+    if (s->pending) {
+        while (av_fifo_read(s->pending, &p, 1) >= 0)
+            av_frame_free(&p.props);
+        av_fifo_freep2(&s->pending);
+    }
+}
+
+static const AVFilterPad nnvisr_inputs[] = {
+    {
+        .name = "default",
+        .type = AVMEDIA_TYPE_VIDEO,
+    },
+};
+
+static const AVFilterPad nnvisr_outputs[] = {
+    {
+        .name         = "default",
+        .type         = AVMEDIA_TYPE_VIDEO,
+        .config_props = config_output,
+    },
+};
+
+#define NNVISR_DESCRIPTION NULL_IF_CONFIG_SMALL("Enhance video with a neural network working on groups of frames.")
+
+#if LIBAVFILTER_VERSION_MAJOR >= 11
+const FFFilter ff_vf_nnvisr = {
+    .p.name        = "nnvisr",
+    .p.description = NNVISR_DESCRIPTION,
+    .p.priv_class  = &nnvisr_class,
+#else
+const AVFilter ff_vf_nnvisr = {
+    .name          = "nnvisr",
+    .description   = NNVISR_DESCRIPTION,
+    .priv_class    = &nnvisr_class,
+#endif
+    .priv_size     = sizeof(NNVISRContext),
+    .init          = init,
+    .uninit        = uninit,
+    .activate      = activate,
+    FILTER_INPUTS(nnvisr_inputs),
+    FILTER_OUTPUTS(nnvisr_outputs),
+    FILTER_QUERY_FUNC2(query_formats),
+};

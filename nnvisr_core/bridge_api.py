@@ -1,0 +1,169 @@
+"""The Python side of the C bridge (ffmpeg_filter/nnvisr_bridge.h).
+
+bind() registers the extern "Python" functions of the embedding library.
+Every entry point turns exceptions into a logged error and -1: a Python error
+never crashes or hangs ffmpeg. Frames cross as plane pointers wrapped by
+numpy without copies.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import traceback
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from . import log
+from .errors import NnvisrError
+from .options import parse_filter_options
+from .processor import LinkConfig, Processor
+
+ABI_VERSION = 1
+
+_instances: dict[int, _Instance] = {}
+_handles = itertools.count(1)
+
+
+class _Instance:
+    def __init__(self, logger: log.LogFunction) -> None:
+        self.log = logger
+        self.processor: Processor | None = None
+
+
+def _report(logger: log.LogFunction, error: BaseException) -> None:
+    if isinstance(error, NnvisrError):
+        logger(log.ERROR, str(error))
+        logger(log.DEBUG, "".join(traceback.format_exception(error)).rstrip())
+    else:
+        details = "".join(traceback.format_exception(error)).rstrip()
+        logger(log.ERROR, f"internal error: {type(error).__name__}: {error}\n{details}")
+
+
+def _plane(ffi: Any, pointer: Any, linesize: int, rows: int, elements: int, dtype: np.dtype) -> np.ndarray:
+    """A numpy view of one plane; a negative linesize walks the rows upwards."""
+    stride = abs(linesize)
+    start = pointer if linesize >= 0 else pointer + linesize * (rows - 1)
+    raw = np.frombuffer(ffi.buffer(start, stride * rows), np.uint8).reshape(rows, stride)
+    if linesize < 0:
+        raw = raw[::-1]
+    return raw.view(dtype)[:, :elements]
+
+
+def bind(ffi: Any, lib: Any) -> None:
+    def make_logger(log_fn: Any, opaque: Any) -> log.LogFunction:
+        def logger(level: int, message: str) -> None:
+            lib.nnvisr_call_log(log_fn, opaque, level, message.encode("utf-8", "replace"))
+
+        return logger
+
+    def entry(function: Callable[..., int]) -> Callable[..., int]:
+        """Run function(instance, ...) for a handle; log and return -1 on error."""
+
+        @functools.wraps(function)  # def_extern binds by the function's name
+        def wrapper(handle: int, *args: Any) -> int:
+            instance = _instances.get(handle)
+            if instance is None:
+                return -1
+            try:
+                return function(instance, *args)
+            except BaseException as error:  # noqa: BLE001 - nothing may escape into C
+                _report(instance.log, error)
+                return -1
+
+        return wrapper
+
+    def planes_of(instance: _Instance, frame: Any, output: bool) -> list[np.ndarray]:
+        processor = instance.processor
+        assert processor is not None
+        dtype = processor.fmt.dtype
+        return [
+            _plane(ffi, frame.data[i], frame.linesize[i], rows, elements, dtype)
+            for i, (rows, elements) in enumerate(processor.plane_shapes(output))
+        ]
+
+    @ffi.def_extern(error=0)
+    def nnvisr_py_abi_version() -> int:
+        return ABI_VERSION
+
+    @ffi.def_extern(error=-1)
+    def nnvisr_py_create(options: Any, log_fn: Any, opaque: Any, handle_out: Any) -> int:
+        logger = make_logger(log_fn, opaque)
+        instance = _Instance(logger)
+        try:
+            text = ffi.string(options).decode("utf-8")
+            instance.processor = Processor(parse_filter_options(text), logger)
+        except BaseException as error:  # noqa: BLE001
+            _report(logger, error)
+            return -1
+        handle = next(_handles)
+        _instances[handle] = instance
+        handle_out[0] = handle
+        return 0
+
+    @ffi.def_extern(error=-1)
+    @entry
+    def nnvisr_py_pix_fmts(instance: _Instance, buf: Any, size: int) -> int:
+        assert instance.processor is not None
+        names = "|".join(instance.processor.pix_fmts()).encode()
+        if len(names) >= size:
+            raise NnvisrError("pixel format list too long")
+        ffi.memmove(buf, names + b"\0", len(names) + 1)
+        return 0
+
+    @ffi.def_extern(error=-1)
+    @entry
+    def nnvisr_py_configure(instance: _Instance, cfg: Any) -> int:
+        assert instance.processor is not None
+        frame_rate = Fraction(cfg.fr_num, cfg.fr_den) if cfg.fr_num > 0 and cfg.fr_den > 0 else Fraction(0)
+        link = LinkConfig(
+            cfg.in_w,
+            cfg.in_h,
+            ffi.string(cfg.pix_fmt).decode(),
+            Fraction(cfg.tb_num, cfg.tb_den),
+            frame_rate,
+        )
+        out = instance.processor.configure(link)
+        cfg.out_w, cfg.out_h = out.width, out.height
+        cfg.out_tb_num, cfg.out_tb_den = out.time_base.numerator, out.time_base.denominator
+        cfg.out_fr_num, cfg.out_fr_den = out.frame_rate.numerator, out.frame_rate.denominator
+        key = out.scene_key.encode()[: len(cfg.scene_key) - 1]
+        ffi.memmove(cfg.scene_key, key + b"\0", len(key) + 1)
+        return 0
+
+    @ffi.def_extern(error=-1)
+    @entry
+    def nnvisr_py_push(instance: _Instance, frame: Any) -> int:
+        processor = instance.processor
+        assert processor is not None
+        scene = ffi.string(frame.scene_value).decode("utf-8", "replace") if frame.scene_value else None
+        return processor.push(
+            planes_of(instance, frame, output=False),
+            frame.seq,
+            frame.pts,
+            frame.duration,
+            scene,
+            frame.color_range,
+        )
+
+    @ffi.def_extern(error=-1)
+    @entry
+    def nnvisr_py_flush(instance: _Instance, eof_pts: int, out_eof: Any) -> int:
+        assert instance.processor is not None
+        ready, out_eof[0] = instance.processor.flush(eof_pts)
+        return ready
+
+    @ffi.def_extern(error=-1)
+    @entry
+    def nnvisr_py_pull(instance: _Instance, frame: Any) -> int:
+        assert instance.processor is not None
+        spec = instance.processor.pull(planes_of(instance, frame, output=True))
+        frame.pts, frame.duration, frame.seq = spec.pts, spec.duration, spec.source
+        return 0
+
+    @ffi.def_extern()
+    def nnvisr_py_destroy(handle: int) -> None:
+        _instances.pop(handle, None)

@@ -1,0 +1,66 @@
+"""Frame codecs: one frame's planes <-> the network's per-frame tensors."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from . import pixels
+from .errors import NnvisrError
+from .options import Options
+from .pixels import PixelFormat
+
+AVCOL_RANGE_JPEG = 2  # FFmpeg's full range; unspecified counts as limited
+
+
+class FrameCodec(Protocol):
+    def tensor_shapes(self, width: int, height: int) -> list[tuple[int, ...]]: ...
+
+    def read(self, planes: list[np.ndarray], color_range: int, out: list[np.ndarray]) -> None: ...
+
+    def write(self, tensors: list[np.ndarray], color_range: int, planes: list[np.ndarray]) -> None: ...
+
+
+class RgbCodec:
+    def __init__(self, fmt: PixelFormat, options: Options) -> None:
+        self.fmt = fmt
+        self.norm = pixels.RgbNormalisation.create(fmt, options.norm_mean, options.norm_std, options.raw_norm)
+
+    def tensor_shapes(self, width: int, height: int) -> list[tuple[int, ...]]:
+        return [(3, height, width)]
+
+    def read(self, planes: list[np.ndarray], color_range: int, out: list[np.ndarray]) -> None:
+        pixels.read_rgb(self.fmt, planes, self.norm, out[0])
+
+    def write(self, tensors: list[np.ndarray], color_range: int, planes: list[np.ndarray]) -> None:
+        pixels.write_rgb(self.fmt, tensors[0], self.norm, planes)
+
+
+class YuvCodec:
+    def __init__(self, fmt: PixelFormat) -> None:
+        self.fmt = fmt
+
+    def tensor_shapes(self, width: int, height: int) -> list[tuple[int, ...]]:
+        chroma_w, chroma_h = pixels.chroma_size(width, height)
+        return [(1, height, width), (2, chroma_h, chroma_w)]
+
+    def read(self, planes: list[np.ndarray], color_range: int, out: list[np.ndarray]) -> None:
+        pixels.read_yuv(self.fmt, planes, color_range == AVCOL_RANGE_JPEG, out[0], out[1])
+
+    def write(self, tensors: list[np.ndarray], color_range: int, planes: list[np.ndarray]) -> None:
+        pixels.write_yuv(self.fmt, tensors[0], tensors[1], color_range == AVCOL_RANGE_JPEG, planes)
+
+
+def plane_shapes(fmt: PixelFormat, width: int, height: int) -> list[tuple[int, int]]:
+    """(rows, elements per row) of each plane the codecs read and write."""
+    if fmt.family == pixels.RGB:
+        return [(height, width * 3)] if fmt.packed else [(height, width)] * 3
+    chroma_w, chroma_h = pixels.chroma_size(width, height)
+    return [(height, width), (chroma_h, chroma_w), (chroma_h, chroma_w)]
+
+
+def make_codec(fmt: PixelFormat, family: str, options: Options) -> FrameCodec:
+    if fmt.family != family:
+        raise NnvisrError(f"pixel format {fmt.name} does not suit a {family} model")
+    return RgbCodec(fmt, options) if family == pixels.RGB else YuvCodec(fmt)

@@ -1,0 +1,165 @@
+"""Pixel formats <-> network tensors, in float32 with numpy.
+
+Conversions between formats are FFmpeg's job (format negotiation); this module
+only normalises the formats a model takes natively:
+- RGB models: rgb24 (packed), gbrp and gbrp10/12/16 (planar, G B R planes);
+- YUV 4:2:0 models: yuv420p and yuv420p10/12/16, limited or full range.
+
+RGB tensors are [3, H, W] in R G B order, x = (code/max - mean)/std
+(raw_norm: (code - mean)/std). YUV tensors are y [1, H, W] and uv [2, ⌈H/2⌉, ⌈W/2⌉]
+with black..white mapped to 0..1 and neutral chroma to 0.5.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .errors import NnvisrError
+
+RGB = "rgb"
+YUV420 = "yuv420"
+
+
+@dataclasses.dataclass(frozen=True)
+class PixelFormat:
+    name: str  # FFmpeg's name, native endianness alias
+    family: str  # RGB or YUV420
+    depth: int
+    packed: bool = False
+    # For planar RGB: the plane holding R, G and B.
+    rgb_planes: tuple[int, int, int] = (0, 1, 2)
+
+    @property
+    def dtype(self) -> type[np.unsignedinteger]:
+        return np.uint8 if self.depth <= 8 else np.uint16
+
+    @property
+    def max_code(self) -> int:
+        return (1 << self.depth) - 1
+
+
+FORMATS = {
+    f.name: f
+    for f in (
+        PixelFormat("gbrp", RGB, 8, rgb_planes=(2, 0, 1)),
+        PixelFormat("rgb24", RGB, 8, packed=True),
+        PixelFormat("gbrp10", RGB, 10, rgb_planes=(2, 0, 1)),
+        PixelFormat("gbrp12", RGB, 12, rgb_planes=(2, 0, 1)),
+        PixelFormat("gbrp16", RGB, 16, rgb_planes=(2, 0, 1)),
+        PixelFormat("yuv420p", YUV420, 8),
+        PixelFormat("yuv420p10", YUV420, 10),
+        PixelFormat("yuv420p12", YUV420, 12),
+        PixelFormat("yuv420p16", YUV420, 16),
+    )
+}
+
+
+def formats_of_family(family: str) -> list[str]:
+    return [f.name for f in FORMATS.values() if f.family == family]
+
+
+def lookup(name: str) -> PixelFormat:
+    """FFmpeg reports little-endian names such as gbrp10le; numpy reads native order."""
+    base = name[:-2] if name.endswith(("le", "be")) and name[:-2] in FORMATS else name
+    if base not in FORMATS or (base != name and name[-2:] != ("le" if np.little_endian else "be")):
+        raise NnvisrError(f"pixel format {name} is not supported by this model")
+    return FORMATS[base]
+
+
+def chroma_size(width: int, height: int) -> tuple[int, int]:
+    return (width + 1) // 2, (height + 1) // 2
+
+
+# ---------------------------------------------------------------- RGB
+
+
+@dataclasses.dataclass(frozen=True)
+class RgbNormalisation:
+    """Per channel affine maps code -> tensor and tensor -> code."""
+
+    gain: np.ndarray  # [3,1,1]: x = code * gain + offset
+    offset: np.ndarray
+
+    @classmethod
+    def create(
+        cls, fmt: PixelFormat, mean: tuple[float, ...], std: tuple[float, ...], raw: bool
+    ) -> RgbNormalisation:
+        unit = 1.0 if raw else float(fmt.max_code)
+        mean_a = np.asarray(mean, np.float64)
+        std_a = np.asarray(std, np.float64)
+        gain = (1.0 / (unit * std_a)).astype(np.float32).reshape(3, 1, 1)
+        offset = (-mean_a / std_a).astype(np.float32).reshape(3, 1, 1)
+        return cls(gain, offset)
+
+    @property
+    def is_plain(self) -> bool:
+        return not self.offset.any()
+
+
+def read_rgb(fmt: PixelFormat, planes: list[np.ndarray], norm: RgbNormalisation, out: np.ndarray) -> None:
+    """planes: [H, W*3] for packed, else three [H, W] planes; out: [3, H, W]."""
+    if fmt.packed:
+        height, row = planes[0].shape
+        source = planes[0].reshape(height, row // 3, 3).transpose(2, 0, 1)
+        np.multiply(source, norm.gain, out=out, casting="unsafe")
+    else:
+        for channel, plane in enumerate(fmt.rgb_planes):
+            np.multiply(planes[plane], norm.gain[channel], out=out[channel], casting="unsafe")
+    if not norm.is_plain:
+        out += norm.offset
+
+
+def write_rgb(fmt: PixelFormat, tensor: np.ndarray, norm: RgbNormalisation, planes: list[np.ndarray]) -> None:
+    """tensor: [3, H, W] -> planes of the frame, rounded and clamped."""
+    codes = tensor - norm.offset if not norm.is_plain else tensor.copy()
+    codes /= norm.gain
+    np.clip(codes, 0, fmt.max_code, out=codes)
+    np.rint(codes, out=codes)
+    if fmt.packed:
+        height, row = planes[0].shape
+        target = planes[0].reshape(height, row // 3, 3)
+        np.copyto(target, codes.transpose(1, 2, 0), casting="unsafe")
+    else:
+        for channel, plane in enumerate(fmt.rgb_planes):
+            np.copyto(planes[plane], codes[channel], casting="unsafe")
+
+
+# ---------------------------------------------------------------- YUV
+
+
+def yuv_levels(fmt: PixelFormat, full_range: bool) -> tuple[float, float, float, float]:
+    """(luma black, luma span, chroma zero, chroma span) in code values."""
+    if full_range:
+        return 0.0, float(fmt.max_code), float(1 << (fmt.depth - 1)), float(fmt.max_code)
+    step = float(1 << (fmt.depth - 8))
+    return 16.0 * step, 219.0 * step, 128.0 * step, 224.0 * step
+
+
+def read_yuv(
+    fmt: PixelFormat, planes: list[np.ndarray], full_range: bool, y_out: np.ndarray, uv_out: np.ndarray
+) -> None:
+    """planes: Y [H, W], U and V [⌈H/2⌉, ⌈W/2⌉]; y_out [1, H, W], uv_out [2, ...]."""
+    black, span, zero, cspan = yuv_levels(fmt, full_range)
+    np.subtract(planes[0], black, out=y_out[0], casting="unsafe")
+    y_out *= np.float32(1.0 / span)
+    for channel in (0, 1):
+        np.subtract(planes[1 + channel], zero, out=uv_out[channel], casting="unsafe")
+    uv_out *= np.float32(1.0 / cspan)
+    uv_out += np.float32(0.5)
+
+
+def write_yuv(
+    fmt: PixelFormat, y: np.ndarray, uv: np.ndarray, full_range: bool, planes: list[np.ndarray]
+) -> None:
+    black, span, zero, cspan = yuv_levels(fmt, full_range)
+    # Legal range: limited-range video keeps its footroom and headroom codes.
+    low, high = 0, fmt.max_code
+    codes = y[0] * np.float32(span) + np.float32(black)
+    np.clip(codes, low, high, out=codes)
+    np.copyto(planes[0], np.rint(codes), casting="unsafe")
+    for channel in (0, 1):
+        codes = (uv[channel] - np.float32(0.5)) * np.float32(cspan) + np.float32(zero)
+        np.clip(codes, low, high, out=codes)
+        np.copyto(planes[1 + channel], np.rint(codes), casting="unsafe")

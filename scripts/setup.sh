@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Set up nnvisr in this checkout, idempotently:
+#   .venv/                      virtual environment with the nnvisr package
+#   .venv/bin/ffmpeg, ffprobe   FFmpeg 7.1 with the nnvisr filter
+#   .venv/opt/ffmpeg-8.1/bin/   FFmpeg 8.1 with the filter (with --series "7.1 8.1")
+# A finished FFmpeg build is reused from the cache ($NNVISR_CACHE, default
+# ~/.cache/nnvisr); only what changed is rebuilt.
+#
+# usage: scripts/setup.sh [--test] [--series "7.1 8.1"] [--ffmpeg-source PATH] [--extra-configure FLAGS]
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+extras=""
+series="7.1"
+source_args=()
+configure_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --test) extras="[test]" ;;
+    --series) series="$2"; shift ;;
+    --ffmpeg-source) source_args=(--source "$2"); shift ;;
+    --extra-configure) configure_args=(--extra-configure "$2"); shift ;;
+    *) echo "setup: unknown argument $1 (see the top of scripts/setup.sh)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+say() { printf '\n== %s\n' "$*"; }
+fail() { echo "setup: error: $*" >&2; exit 1; }
+
+python=${PYTHON:-python3}
+command -v "$python" >/dev/null || fail "$python not found; install Python >= 3.10"
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
+  fail "Python >= 3.10 is needed; $python is $("$python" -V 2>&1)"
+for tool in cc make; do
+  command -v "$tool" >/dev/null || fail "$tool not found; install a C toolchain (Debian/Ubuntu: apt-get install build-essential)"
+done
+
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv with $("$python" -V 2>&1)"
+  "$python" -m venv .venv || fail "cannot create a virtual environment (Debian/Ubuntu: apt-get install python3-venv)"
+fi
+"$python" -c 'import sysconfig, sys; sys.exit(not sysconfig.get_config_var("Py_ENABLE_SHARED"))' ||
+  echo "setup: warning: $python has no shared libpython; the bridge links it statically" >&2
+
+say "installing the nnvisr package$extras into .venv"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check ".$extras"
+
+bridge=$(.venv/bin/python -m nnvisr_core bridge-path)
+
+# FFmpeg finds the bridge at <prefix>/lib/nnvisr/ next to <prefix>/bin/ffmpeg.
+install_ffmpeg() {
+  local s=$1 prefix=$2
+  say "FFmpeg $s with the nnvisr filter -> $prefix/bin"
+  .venv/bin/python tools/build_ffmpeg.py --series "$s" --prefix "$prefix" \
+    ${source_args[@]+"${source_args[@]}"} ${configure_args[@]+"${configure_args[@]}"}
+  mkdir -p "$prefix/lib/nnvisr"
+  ln -sfn "$bridge" "$prefix/lib/nnvisr/libnnvisr_bridge.so"
+}
+
+first=1
+for s in $series; do
+  if [ $first = 1 ]; then
+    install_ffmpeg "$s" "$root/.venv"
+    first=0
+  else
+    install_ffmpeg "$s" "$root/.venv/opt/ffmpeg-$s"
+  fi
+done
+
+.venv/bin/ffmpeg -hide_banner -h filter=nnvisr >/dev/null ||
+  fail ".venv/bin/ffmpeg does not know the nnvisr filter"
+say "ready: .venv/bin/ffmpeg -i in.mp4 -vf nnvisr out.mkv"
