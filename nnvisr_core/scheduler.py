@@ -206,5 +206,7 @@ class Scheduler:
         ]
 
 
-def make_scheduler(options: Options, time_base: Fraction = Fraction(1), frame_rate: Fraction = Fraction(0)) -> Scheduler:
+def make_scheduler(
+    options: Options, time_base: Fraction = Fraction(1), frame_rate: Fraction = Fraction(0)
+) -> Scheduler:
     return Scheduler(Layout.from_options(options), default_duration(time_base, frame_rate))

@@ -48,7 +48,8 @@ fi
 say "installing the nnvisr package$extras into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check ".$extras"
 
-bridge=$(.venv/bin/python -m nnvisr_core bridge-path)
+# from / so that the installed package answers, not the source tree
+bridge=$(cd / && "$root/.venv/bin/python" -m nnvisr_core bridge-path)
 
 # FFmpeg finds the bridge at <prefix>/lib/nnvisr/ next to <prefix>/bin/ffmpeg.
 install_ffmpeg() {
