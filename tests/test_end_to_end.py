@@ -164,7 +164,7 @@ def test_frame_properties_carried(ffmpeg: pathlib.Path, tmp_path: pathlib.Path) 
     model = onnx_models.colour_mix(tmp_path / "mix.onnx", MIX, BIAS, 2)
     result = run(ffmpeg, [
         "-f", "lavfi", "-i", "testsrc2=s=32x24:r=5:d=0.6,format=gbrp,setparams=color_primaries=bt709",
-        "-vf", f"metadata=add:key=nnvisr.test:value=kept,nnvisr=model={model},showinfo",
+        "-vf", f"metadata=add:key=nnvisr.test:value=kept,nnvisr=model={model},metadata=mode=print,showinfo",
         "-f", "null", "-",
     ])
     assert result.returncode == 0, result.stderr[-3000:]
