@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 /* Bumped whenever a declaration below changes. */
-#define NNVISR_BRIDGE_ABI 1
+#define NNVISR_BRIDGE_ABI 2
 
 /* level uses FFmpeg's AV_LOG_* numbers; msg holds no trailing newline. */
 typedef void (*nnvisr_log_fn)(void *opaque, int level, const char *msg);
@@ -47,6 +47,9 @@ typedef struct NNVISRFrame {
                                        pull: index of the input frame whose
                                        properties the output frame carries */
     int color_range;                /* AVColorRange of the frame */
+    int color_primaries;            /* H.273 code points, as FFmpeg's enums */
+    int color_trc;
+    int colorspace;
     const char *scene_value;        /* value of the scene key on this frame, or NULL */
 } NNVISRFrame;
 

@@ -376,7 +376,10 @@ static void fill_planes(NNVISRFrame *f, const AVFrame *frame)
     }
     f->width       = frame->width;
     f->height      = frame->height;
-    f->color_range = frame->color_range;
+    f->color_range     = frame->color_range;
+    f->color_primaries = frame->color_primaries;
+    f->color_trc       = frame->color_trc;
+    f->colorspace      = frame->colorspace;
 }
 
 static int push_frame(AVFilterContext *ctx, AVFrame *in)

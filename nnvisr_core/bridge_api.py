@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 
 from . import log
+from .colour import ColourInfo
 from .errors import NnvisrError
 from .options import parse_filter_options
 from .processor import LinkConfig, Processor
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 _instances: dict[int, _Instance] = {}
 _handles = itertools.count(1)
@@ -147,6 +148,7 @@ def bind(ffi: Any, lib: Any) -> None:
             frame.duration,
             scene,
             frame.color_range,
+            ColourInfo(frame.color_primaries, frame.color_trc, frame.colorspace),
         )
 
     @ffi.def_extern(error=-1)

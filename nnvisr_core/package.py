@@ -1,7 +1,10 @@
-"""Model packages: where the ONNX file is and which option defaults come with it.
+"""Model packages: where the ONNX files are and which option defaults come with them.
 
-model= names a directory holding nnvisr.json and the ONNX file(s), or a single
-.onnx file. Without model= the bundled default package is used.
+Single-stage: model= names a directory holding nnvisr.json and the ONNX file,
+or a single .onnx file. Without model= the bundled default package is used.
+Two-stage (upstream NNVISR layout): {model_path}/models/{model}/{colour folder}/
+fe_*.onnx and ff_*.onnx, or model= naming a folder with colour folders; an
+optional nnvisr.json beside the colour folders holds option defaults.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 import pathlib
 from typing import Any
 
+from .colour import family_of_folder
 from .errors import NnvisrError
 
 MANIFEST = "nnvisr.json"
@@ -23,6 +27,24 @@ class ModelPackage:
     onnx_path: pathlib.Path
     config: dict[str, Any]  # nnvisr.json, {} for a bare .onnx file
     source: str  # how to name the package in messages
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoStagePackage:
+    directory: pathlib.Path  # holds the colour folders
+    folders: list[str]  # colour folder names present
+    config: dict[str, Any]
+    source: str
+
+
+def colour_folders(directory: pathlib.Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.is_dir() and family_of_folder(p.name))
+
+
+def _two_stage(directory: pathlib.Path) -> TwoStagePackage:
+    manifest = directory / MANIFEST
+    config = _read_manifest(manifest) if manifest.is_file() else {}
+    return TwoStagePackage(directory, colour_folders(directory), config, str(directory))
 
 
 def _read_manifest(path: pathlib.Path) -> dict[str, Any]:
@@ -56,14 +78,24 @@ def _from_directory(directory: pathlib.Path) -> ModelPackage:
     raise NnvisrError(f"model directory {directory} holds several .onnx files and no {MANIFEST} to choose one")
 
 
-def locate(model: str | None, model_path: str | None = None) -> ModelPackage:
+def locate(model: str | None, model_path: str | None = None) -> ModelPackage | TwoStagePackage:
     """Find the package named by the model= and model_path= options."""
+    if model_path:
+        # upstream's layout: {model_path}/models/{model}/, model defaulting to "."
+        directory = pathlib.Path(model_path).expanduser() / "models" / (model or ".")
+        if not directory.is_dir():
+            raise NnvisrError(f"model {model or '.'}: no folder {directory}")
+        if not colour_folders(directory):
+            raise NnvisrError(f"{directory} holds no colour-space folder (such as rgb_1_1 or yuv_1_1_1)")
+        return _two_stage(directory)
     if not model:
         return _from_directory(BUNDLED / DEFAULT_MODEL)
     path = pathlib.Path(model).expanduser()
-    if model_path and not path.is_absolute():
-        path = pathlib.Path(model_path).expanduser() / path
     if path.is_dir():
+        manifest = path / MANIFEST
+        single_stage = manifest.is_file() and "onnx" in _read_manifest(manifest)
+        if colour_folders(path) and not single_stage:
+            return _two_stage(path)
         return _from_directory(path)
     if path.is_file():
         if path.suffix.lower() != ".onnx":

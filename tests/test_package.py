@@ -25,9 +25,15 @@ def test_directory_with_one_onnx_file(tmp_path: pathlib.Path) -> None:
     assert package.locate(str(tmp_path)).onnx_path == tmp_path / "only.onnx"
 
 
-def test_model_path_prefix(tmp_path: pathlib.Path) -> None:
-    onnx_models.scaled_wrong(tmp_path / "nets" / "a.onnx")
-    assert package.locate("nets/a.onnx", str(tmp_path)).onnx_path == tmp_path / "nets" / "a.onnx"
+def test_model_path_is_upstream_layout(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "models" / "net" / "rgb_1_1").mkdir(parents=True)
+    (tmp_path / "models" / "net" / "yuv_1_1_1").mkdir()
+    (tmp_path / "models" / "net" / "notes").mkdir()
+    pkg = package.locate("net", str(tmp_path))
+    assert isinstance(pkg, package.TwoStagePackage)
+    assert pkg.folders == ["rgb_1_1", "yuv_1_1_1"]
+    with pytest.raises(NnvisrError, match="no folder"):
+        package.locate("other", str(tmp_path))
 
 
 def test_manifest_names_missing_file(tmp_path: pathlib.Path) -> None:
