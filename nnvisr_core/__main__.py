@@ -1,4 +1,4 @@
-"""Command line helpers: python -m nnvisr_core {bridge-path,version}."""
+"""Command line helpers: python -m nnvisr_core {inspect,bridge-path,version}."""
 
 from __future__ import annotations
 
@@ -14,9 +14,24 @@ BRIDGE = pathlib.Path(__file__).resolve().parent / "libnnvisr_bridge.so"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nnvisr_core", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    inspect = commands.add_parser(
+        "inspect", help="print what the filter will do with a model and check it with dry runs"
+    )
+    inspect.add_argument("model", nargs="?", help="model package, .onnx file, or folder name under model_path")
+    inspect.add_argument("settings", nargs="*", help="filter options as name=value (model_path=..., input_count=...)")
+    inspect.add_argument("--size", default="64x48", help="frame size of the dry run (default 64x48)")
     commands.add_parser("bridge-path", help="print the path of the bridge library the filter loads")
     commands.add_parser("version", help="print the package version")
     args = parser.parse_args(argv)
+    if args.command == "inspect":
+        from .inspect import main as inspect_main
+
+        model = args.model
+        settings = list(args.settings)
+        if model and "=" in model:
+            settings.insert(0, model)
+            model = None
+        return inspect_main(model, settings, args.size)
     if args.command == "bridge-path":
         if not BRIDGE.is_file():
             print(f"nnvisr_core: no bridge library at {BRIDGE}: install the package with pip", file=sys.stderr)

@@ -93,6 +93,10 @@ class TwoStageRunner:
         folder, warnings = choose_folder(present or self.folders, self.family, colour, str(self.directory))
         for warning in warnings:
             self.log(log.WARNING, warning)
+        self.load_folder(folder)
+
+    def load_folder(self, folder: str) -> None:
+        """Open and check the networks of one colour folder (after configure)."""
         fe_name, ff_name = file_names(self.options, self.family)
         paths = [self.directory / folder / name for name in (fe_name, ff_name)]
         for path in paths:
