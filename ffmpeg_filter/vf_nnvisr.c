@@ -85,6 +85,7 @@ typedef struct NNVISRContext {
     int backend, device, threads;
     char *scene_key;
     double scene_threshold;
+    int alignment;
     char *bridge_path;
 
     NNVISRBridge bridge;
@@ -127,6 +128,7 @@ static const AVOption nnvisr_options[] = {
     { "threads",            "CPU threads for the onnxruntime backend (0: all cores)", OFFSET(threads), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, 1024, FLAGS },
     { "scene_key",          "frame metadata key marking a scene change (default lavfi.scd.time, set by scdet)", OFFSET(scene_key), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
     { "scene_threshold",    "when > 0, scene_key holds a score and a scene starts where it reaches this value", OFFSET(scene_threshold), AV_OPT_TYPE_DOUBLE, { .dbl = 0 }, 0, DBL_MAX, FLAGS },
+    { "alignment",          "the network takes sizes that are multiples of this: pad by edge replication, crop back (-1: from the model)", OFFSET(alignment), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 1024, FLAGS },
     { "bridge",             "path of " BRIDGE_NAME " (default: $NNVISR_BRIDGE, then next to ffmpeg, then the library path)", OFFSET(bridge_path), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
     { NULL }
 };

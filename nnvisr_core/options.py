@@ -41,6 +41,7 @@ class Options:
     threads: int = 0
     scene_key: str = "lavfi.scd.time"
     scene_threshold: float = 0.0
+    alignment: int = 1  # the network takes sizes that are multiples of this
 
     @property
     def interpolating(self) -> bool:
@@ -185,3 +186,5 @@ def validate(options: Options) -> None:
         raise NnvisrError("norm_std must not contain 0")
     if options.threads < 0:
         raise NnvisrError("threads must be >= 0")
+    if not 1 <= options.alignment <= 1024:
+        raise NnvisrError(f"alignment must be in [1, 1024], got {options.alignment}")

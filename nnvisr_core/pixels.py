@@ -2,7 +2,8 @@
 
 Conversions between formats are FFmpeg's job (format negotiation); this module
 only normalises the formats a model takes natively:
-- RGB models: rgb24 (packed), gbrp and gbrp10/12/16 (planar, G B R planes);
+- RGB models: rgb24 (packed), gbrp and gbrp10/12/16 (planar, G B R planes),
+  gbrpf32 (planar float, nominal 0..1, neither rounded nor clamped);
 - YUV 4:2:0 models: yuv420p and yuv420p10/12/16, limited or full range.
 
 RGB tensors are [3, H, W] in R G B order, x = (code/max - mean)/std
@@ -31,13 +32,18 @@ class PixelFormat:
     # For planar RGB: the plane holding R, G and B.
     rgb_planes: tuple[int, int, int] = (0, 1, 2)
 
+    floating: bool = False
+
     @property
-    def dtype(self) -> type[np.unsignedinteger]:
+    def dtype(self) -> type[np.number]:
+        if self.floating:
+            return np.float32
         return np.uint8 if self.depth <= 8 else np.uint16
 
     @property
     def max_code(self) -> int:
-        return (1 << self.depth) - 1
+        """The code of white; 1 for float formats."""
+        return 1 if self.floating else (1 << self.depth) - 1
 
 
 FORMATS = {
@@ -48,6 +54,7 @@ FORMATS = {
         PixelFormat("gbrp10", RGB, 10, rgb_planes=(2, 0, 1)),
         PixelFormat("gbrp12", RGB, 12, rgb_planes=(2, 0, 1)),
         PixelFormat("gbrp16", RGB, 16, rgb_planes=(2, 0, 1)),
+        PixelFormat("gbrpf32", RGB, 32, rgb_planes=(2, 0, 1), floating=True),
         PixelFormat("yuv420p", YUV420, 8),
         PixelFormat("yuv420p10", YUV420, 10),
         PixelFormat("yuv420p12", YUV420, 12),
@@ -115,8 +122,9 @@ def write_rgb(fmt: PixelFormat, tensor: np.ndarray, norm: RgbNormalisation, plan
     """tensor: [3, H, W] -> planes of the frame, rounded and clamped."""
     codes = tensor - norm.offset if not norm.is_plain else tensor.copy()
     codes /= norm.gain
-    np.clip(codes, 0, fmt.max_code, out=codes)
-    np.rint(codes, out=codes)
+    if not fmt.floating:
+        np.clip(codes, 0, fmt.max_code, out=codes)
+        np.rint(codes, out=codes)
     if fmt.packed:
         height, row = planes[0].shape
         target = planes[0].reshape(height, row // 3, 3)
@@ -150,16 +158,23 @@ def read_yuv(
     uv_out += np.float32(0.5)
 
 
+def legal_range(fmt: PixelFormat, full_range: bool) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(luma low, high), (chroma low, high): limited range keeps to 16-235 and 16-240 (scaled)."""
+    if full_range:
+        return (0, fmt.max_code), (0, fmt.max_code)
+    step = float(1 << (fmt.depth - 8))
+    return (16 * step, 235 * step), (16 * step, 240 * step)
+
+
 def write_yuv(
     fmt: PixelFormat, y: np.ndarray, uv: np.ndarray, full_range: bool, planes: list[np.ndarray]
 ) -> None:
     black, span, zero, cspan = yuv_levels(fmt, full_range)
-    # Legal range: limited-range video keeps its footroom and headroom codes.
-    low, high = 0, fmt.max_code
+    (low, high), (chroma_low, chroma_high) = legal_range(fmt, full_range)
     codes = y[0] * np.float32(span) + np.float32(black)
     np.clip(codes, low, high, out=codes)
     np.copyto(planes[0], np.rint(codes), casting="unsafe")
     for channel in (0, 1):
         codes = (uv[channel] - np.float32(0.5)) * np.float32(cspan) + np.float32(zero)
-        np.clip(codes, low, high, out=codes)
+        np.clip(codes, chroma_low, chroma_high, out=codes)
         np.copyto(planes[1 + channel], np.rint(codes), casting="unsafe")

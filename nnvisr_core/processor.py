@@ -23,7 +23,7 @@ from .errors import NnvisrError
 from .log import LogFunction
 from .options import Options, from_package, merge
 from .scheduler import InputFrame, OutputFrame, Scheduler, Window, make_scheduler
-from .single_stage import FrameLookup, OutputLookup, SingleStageRunner
+from .single_stage import FrameLookup, OutputLookup, SingleStageRunner, output_size
 from .two_stage import TwoStageRunner
 
 
@@ -68,6 +68,17 @@ class _Queued:
     spec: OutputFrame
 
 
+def _crop(shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """The region of a padded [C, H, W] tensor that holds a frame of this shape."""
+    return tuple(slice(0, size) for size in shape)
+
+
+def _replicate_edges(tensor: np.ndarray, crop: tuple[slice, ...]) -> None:
+    height, width = crop[-2].stop, crop[-1].stop
+    tensor[..., :height, width:] = tensor[..., :height, width - 1 : width]
+    tensor[..., height:, :] = tensor[..., height - 1 : height, :]
+
+
 def open_model(command_line: dict, logger: LogFunction) -> tuple[Options, Runner]:
     pkg = package.locate(command_line.get("model"), command_line.get("model_path"))
     options = merge(from_package(pkg.config, pkg.source), command_line)
@@ -98,8 +109,19 @@ class Processor:
         self.fmt = fmt
         self.codec = make_codec(fmt, fmt.family, self.options)
         self.in_size = (link.width, link.height)
-        self.frame_shapes = self.codec.tensor_shapes(link.width, link.height)
-        self.out_size = self.runner.configure(link.width, link.height, self.frame_shapes, self.codec.tensor_shapes)
+        # Sizes the network cannot take are padded by edge replication and cropped back.
+        padded_w, padded_h = (-(-size // self.options.alignment) * self.options.alignment for size in self.in_size)
+        self.frame_shapes = self.codec.tensor_shapes(padded_w, padded_h)
+        self.frame_crop = [_crop(shape) for shape in self.codec.tensor_shapes(link.width, link.height)]
+        self.runner.configure(padded_w, padded_h, self.frame_shapes, self.codec.tensor_shapes)
+        self.out_size = (
+            output_size(link.width, self.options.scale_w),
+            output_size(link.height, self.options.scale_h),
+        )
+        self.out_crop = [_crop(shape) for shape in self.codec.tensor_shapes(*self.out_size)]
+        self.padded = (padded_w, padded_h) != self.in_size
+        if self.padded:
+            self.log(log.VERBOSE, f"padding {link.width}x{link.height} to {padded_w}x{padded_h} for the network")
         self.scheduler: Scheduler = make_scheduler(self.options, link.time_base, link.frame_rate)
         temporal = self.options.window_frames > 1 or self.options.interpolating
         # Image models need no scene cuts: the filter then skips the metadata lookup.
@@ -137,7 +159,10 @@ class Processor:
         if self.colour is None:
             self.colour = colour or ColourInfo(2, 2, 2)
         tensors = self._frame_tensors()
-        self.codec.read(planes, color_range, tensors)
+        self.codec.read(planes, color_range, [t[crop] for t, crop in zip(tensors, self.frame_crop)])
+        if self.padded:
+            for tensor, crop in zip(tensors, self.frame_crop):
+                _replicate_edges(tensor, crop)
         self.store[seq] = (tensors, color_range)
         windows = self.scheduler.push(InputFrame(seq, pts, duration, self._scene_start(scene)))
         self._schedule(windows, final=False)
@@ -198,7 +223,7 @@ class Processor:
             raise NnvisrError("no output frame is ready (the filter pulled too many)")
         assert self.codec is not None
         item = self.queue.popleft()
-        tensors = [t.astype(np.float32, copy=False) for t in item.tensors]
+        tensors = [t[crop].astype(np.float32, copy=False) for t, crop in zip(item.tensors, self.out_crop)]
         self.codec.write(tensors, item.color_range, planes)
         return item.spec
 

@@ -147,3 +147,22 @@ def index_weights(frames_out: int, frames_in: int) -> np.ndarray:
     """Weights summing to 1 per output, different for every (output, input) pair."""
     raw = np.arange(1, frames_out * frames_in + 1, dtype=np.float64).reshape(frames_out, frames_in) ** 1.5
     return raw / raw.sum(axis=1, keepdims=True)
+
+
+def needs_multiple_of_4(path: pathlib.Path, yuv: bool = False) -> pathlib.Path:
+    """Identity that only runs on sizes divisible by 4 (SpaceToDepth then DepthToSpace)."""
+    if yuv:
+        nodes = [
+            helper.make_node("SpaceToDepth", ["y"], ["ys"], blocksize=4),
+            helper.make_node("DepthToSpace", ["ys"], ["out_y"], blocksize=4),
+            helper.make_node("Identity", ["uv"], ["out_uv"]),
+        ]
+        inputs = [_value("y", ["N", 1, "H", "W"]), _value("uv", ["N", 2, "Hc", "Wc"])]
+        outputs = [_value("out_y", ["N", 1, "H", "W"]), _value("out_uv", ["N", 2, "Hc", "Wc"])]
+    else:
+        nodes = [
+            helper.make_node("SpaceToDepth", ["x"], ["s"], blocksize=4),
+            helper.make_node("DepthToSpace", ["s"], ["y"], blocksize=4),
+        ]
+        inputs, outputs = [_value("x", ["N", 3, "H", "W"])], [_value("y", ["N", 3, "H", "W"])]
+    return _save(helper.make_graph(nodes, "multiple_of_4", inputs, outputs), path)

@@ -117,18 +117,20 @@ def test_yuv420_models(ffmpeg: pathlib.Path, tmp_path: pathlib.Path, pix_fmt: st
     step = 1 << (fmt.depth - 8)
     if full_range:
         black, span, zero, cspan = 0, top, 1 << (fmt.depth - 1), top
+        luma_range = chroma_range = (0, top)
     else:
         black, span, zero, cspan = 16 * step, 219 * step, 128 * step, 224 * step
+        luma_range, chroma_range = (16 * step, 235 * step), (16 * step, 240 * step)  # legal range
     vf = f"setparams=range={'pc' if full_range else 'tv'},nnvisr=model={model}"
     data, _ = filter_raw(ffmpeg, tmp_path, fmt, yuv_to_raw(fmt, frames), (width, height), vf)
     actual = raw_to_yuv(fmt, data, width * scale, height * scale)
     assert len(actual) == len(frames)
     for (y, u, v), (ay, au, av) in zip(frames, actual):
         up = lambda p: p.repeat(scale, 0).repeat(scale, 1)  # noqa: E731
-        ey = np.clip(np.rint(((up(y) - black) / span * 0.9 + 0.05) * span + black), 0, top)
+        ey = np.clip(np.rint(((up(y) - black) / span * 0.9 + 0.05) * span + black), *luma_range)
         assert_close(ay, ey)
         for plane, got in ((u, au), (v, av)):
-            ec = np.clip(np.rint((up(plane) - zero) / cspan * 0.8 * cspan + zero), 0, top)
+            ec = np.clip(np.rint((up(plane) - zero) / cspan * 0.8 * cspan + zero), *chroma_range)
             assert_close(got, ec)
 
 
@@ -195,3 +197,76 @@ def test_interpreter_uses_the_venv_whatever_python_is_on_path(ffmpeg: pathlib.Pa
     env.pop("PYTHONPATH", None)
     result = run(ffmpeg, ["-f", "lavfi", "-i", "testsrc2=s=16x16:d=0.12", "-vf", "nnvisr", "-f", "null", "-"], env=env)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_float_rgb(ffmpeg: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    """gbrpf32 goes through unrounded and unclamped."""
+    model = onnx_models.colour_mix(tmp_path / "mix.onnx", MIX, BIAS, 2)
+    source = RNG.random((3, 3, 10, 14), np.float32) * 1.2 - 0.1
+    data, _ = filter_raw_float(ffmpeg, tmp_path, source, f"nnvisr=model={model}")
+    actual = np.frombuffer(data, np.float32).reshape(3, 3, 20, 28)[:, [2, 0, 1]]
+    expected = np.stack([onnx_models.colour_mix_reference(f.astype(np.float64), MIX, BIAS, 2) for f in source])
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+def filter_raw_float(ffmpeg: pathlib.Path, tmp: pathlib.Path, frames: np.ndarray, vf: str):
+    source = tmp / "in.raw"
+    source.write_bytes(frames[:, [1, 2, 0]].astype("<f4").tobytes())
+    target = tmp / "out.raw"
+    height, width = frames.shape[2:]
+    result = run(ffmpeg, [
+        "-f", "rawvideo", "-pix_fmt", "gbrpf32le", "-s", f"{width}x{height}", "-i", str(source),
+        "-vf", vf, "-f", "rawvideo", "-pix_fmt", "gbrpf32le", str(target),
+    ])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return target.read_bytes(), result.stderr
+
+
+@pytest.mark.parametrize("pix_fmt", ["gbrp", "yuv420p"])
+def test_alignment_pads_and_crops(ffmpeg: pathlib.Path, tmp_path: pathlib.Path, pix_fmt: str) -> None:
+    """A network that needs sizes divisible by 4 runs on a 30x18 clip with alignment=4."""
+    model = onnx_models.needs_multiple_of_4(tmp_path / "m4.onnx", yuv=pix_fmt == "yuv420p")
+    fmt = RAW[pix_fmt]
+    width, height = 30, 18
+    if fmt.yuv420:
+        chroma = (height // 2, width // 2)
+        luma = RNG.integers(16, 236, (height, width))
+        frames = [(luma, RNG.integers(16, 241, chroma), RNG.integers(16, 241, chroma))]
+        data_in = yuv_to_raw(fmt, frames)
+    else:
+        codes = random_rgb(8, 2, width, height)
+        data_in = rgb_to_raw(fmt, codes)
+    (tmp_path / "first.raw").write_bytes(data_in)
+    failing = run(ffmpeg, ["-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{width}x{height}", "-i",
+                           str(tmp_path / "first.raw"), "-vf", f"nnvisr=model={model}", "-f", "null", "-"])
+    assert failing.returncode != 0
+    assert "the model failed to run" in failing.stderr
+    data, _ = filter_raw(ffmpeg, tmp_path, fmt, data_in, (width, height), f"nnvisr=model={model}:alignment=4")
+    if fmt.yuv420:
+        (y, u, v), = raw_to_yuv(fmt, data, width, height)
+        assert_close(y, frames[0][0])
+        assert_close(u, frames[0][1])
+        assert_close(v, frames[0][2])
+    else:
+        assert_close(raw_to_rgb(fmt, data, width, height), codes)
+
+
+@pytest.mark.parametrize("full_range", [False, True])
+def test_10bit_yuv_identity_is_bit_exact(ffmpeg: pathlib.Path, tmp_path: pathlib.Path, full_range: bool) -> None:
+    fmt = RAW["yuv420p10le"]
+    model = onnx_models.yuv_affine(tmp_path / "identity.onnx", 1.0, 0.0, 1.0)
+    width, height = 26, 14
+    low, high, chroma_high = (0, 1023, 1023) if full_range else (64, 940, 960)
+    frames = [
+        (
+            RNG.integers(low, high + 1, (height, width)),
+            RNG.integers(low, chroma_high + 1, (height // 2, width // 2)),
+            RNG.integers(low, chroma_high + 1, (height // 2, width // 2)),
+        )
+        for _ in range(4)
+    ]
+    vf = f"setparams=range={'pc' if full_range else 'tv'},nnvisr=model={model}"
+    data, _ = filter_raw(ffmpeg, tmp_path, fmt, yuv_to_raw(fmt, frames), (width, height), vf)
+    for planes, got in zip(frames, raw_to_yuv(fmt, data, width, height)):
+        for a, b in zip(planes, got):
+            np.testing.assert_array_equal(a, b)
