@@ -89,8 +89,7 @@ class TwoStageRunner:
         return out_w, out_h
 
     def _load(self, colour: ColourInfo) -> None:
-        present = [f for f in self.folders if family_of_folder(f) == self.family]
-        folder, warnings = choose_folder(present or self.folders, self.family, colour, str(self.directory))
+        folder, warnings = choose_folder(self.folders, self.family, colour, str(self.directory))
         for warning in warnings:
             self.log(log.WARNING, warning)
         self.load_folder(folder)

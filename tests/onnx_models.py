@@ -166,3 +166,23 @@ def needs_multiple_of_4(path: pathlib.Path, yuv: bool = False) -> pathlib.Path:
         ]
         inputs, outputs = [_value("x", ["N", 3, "H", "W"])], [_value("y", ["N", 3, "H", "W"])]
     return _save(helper.make_graph(nodes, "multiple_of_4", inputs, outputs), path)
+
+
+def fails_on_bright(path: pathlib.Path) -> pathlib.Path:
+    """Identity that fails at run time on a frame whose brightest value reaches 0.5: a Gather
+    indexes a one-element table with floor(2 * max), out of bounds for bright frames."""
+    inits = [
+        numpy_helper.from_array(np.array([0.0], np.float32), "table"),
+        numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+    ]
+    nodes = [
+        helper.make_node("ReduceMax", ["x"], ["peak"], keepdims=0),
+        helper.make_node("Mul", ["peak", "two"], ["doubled"]),
+        helper.make_node("Floor", ["doubled"], ["floored"]),
+        helper.make_node("Cast", ["floored"], ["index"], to=TensorProto.INT64),
+        helper.make_node("Gather", ["table", "index"], ["zero"]),
+        helper.make_node("Add", ["x", "zero"], ["y"]),
+    ]
+    io = [_value("x", ["N", 3, "H", "W"])], [_value("y", ["N", 3, "H", "W"])]
+    graph = helper.make_graph(nodes, "fails_on_bright", *io, initializer=inits)
+    return _save(graph, path)

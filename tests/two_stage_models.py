@@ -151,11 +151,11 @@ def extract_model(path: pathlib.Path, spec: Spec, yuv: bool, output_names: list[
         nodes.append(helper.make_node("Identity", ["rgb"], ["frame"]))
         inputs = [_value("rgb", ["N", 3, "H", "W"])]
     nodes.append(helper.make_node("ReduceMean", ["frame", "axis1"], ["mean"], keepdims=1))
-    nodes.append(helper.make_node("Concat", ["frame"] + ["mean"] * (c - 3), ["level0"], axis=1))
+    nodes.append(helper.make_node("Concat", ["frame"] + ["mean"] * (c - 3), ["pyramid0"], axis=1))
     for i in range(1, levels):
-        _pool(nodes, f"level{i - 1}", f"level{i}")
+        _pool(nodes, f"pyramid{i - 1}", f"pyramid{i}")
     for i, name in enumerate(names):
-        nodes.append(helper.make_node("Identity", [f"level{i}"], [name]))
+        nodes.append(helper.make_node("Identity", [f"pyramid{i}"], [name]))
     outputs = [_value(name, ["N", c, f"H{i}", f"W{i}"]) for i, name in enumerate(names)]
     graph = helper.make_graph(nodes, "nnvisr_extract", inputs, outputs, initializer=inits)
     return _save(graph, path)

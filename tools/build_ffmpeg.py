@@ -86,7 +86,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "protocol": ("file", "pipe"),
     "demuxer": (
         *("mov", "matroska", "avi", "nut", "rawvideo", "image2", "yuv4mpegpipe"),
-        *("mpegts", "wav", "flac", "mp3", "ogg"),
+        *("mpegts", "wav", "flac", "mp3", "ogg", "concat"),
     ),
     "muxer": (
         *("matroska", "mp4", "mov", "nut", "rawvideo", "framecrc", "framemd5"),
