@@ -68,10 +68,11 @@ def test_yuv_round_trip_is_exact(name: str, full_range: bool) -> None:
     rng = np.random.default_rng(7)
     width, height = 7, 5
     cw, ch = pixels.chroma_size(width, height)
+    (low, high), (chroma_low, chroma_high) = pixels.legal_range(fmt, full_range)
     planes = [
-        rng.integers(0, fmt.max_code + 1, (height, width)).astype(fmt.dtype),
-        rng.integers(0, fmt.max_code + 1, (ch, cw)).astype(fmt.dtype),
-        rng.integers(0, fmt.max_code + 1, (ch, cw)).astype(fmt.dtype),
+        rng.integers(low, high + 1, (height, width)).astype(fmt.dtype),
+        rng.integers(chroma_low, chroma_high + 1, (ch, cw)).astype(fmt.dtype),
+        rng.integers(chroma_low, chroma_high + 1, (ch, cw)).astype(fmt.dtype),
     ]
     y = np.empty((1, height, width), np.float32)
     uv = np.empty((2, ch, cw), np.float32)
@@ -90,3 +91,13 @@ def test_ffmpeg_names_are_understood() -> None:
     assert pixels.lookup("yuv420p").family == pixels.YUV420
     with pytest.raises(NnvisrError, match="not supported"):
         pixels.lookup("nv12")
+
+
+def test_limited_range_output_is_clamped_to_legal_range() -> None:
+    fmt = pixels.FORMATS["yuv420p10"]
+    y = np.array([[[-0.5, 1.5]]], np.float32)
+    uv = np.array([[[-1.0]], [[2.0]]], np.float32)
+    planes = [np.zeros((1, 2), np.uint16), np.zeros((1, 1), np.uint16), np.zeros((1, 1), np.uint16)]
+    pixels.write_yuv(fmt, y, uv, False, planes)
+    assert planes[0].tolist() == [[64, 940]]
+    assert (planes[1][0, 0], planes[2][0, 0]) == (64, 960)
