@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import NnvisrError
 
-BACKENDS = ("auto", "onnxruntime", "tensorrt")
+BACKENDS = ("auto", "onnxruntime", "cuda", "tensorrt")
 
 
 @dataclasses.dataclass

@@ -102,8 +102,8 @@ class TwoStageRunner:
             if not path.is_file():
                 raise NnvisrError(f"two-stage model file {path.name} is missing from {path.parent}")
         options = self.options
-        self.extract = open_backend(options.backend, paths[0], options.threads, options.device, self.log)
-        self.fusion = open_backend(options.backend, paths[1], options.threads, options.device, self.log)
+        self.extract = open_backend(paths[0], options, self.log)
+        self.fusion = open_backend(paths[1], options, self.log)
         self.log(log.VERBOSE, f"two-stage model {folder}/{fe_name} + {ff_name}")
         self._check_tensors()
         self._dry_run()

@@ -36,7 +36,7 @@ def test_scale_h_follows_scale() -> None:
             r"multiple of batch_size_fusion\*input_count = 4",
         ),
         ("norm_std=1|0|1\n", "norm_std must not contain 0"),
-        ("backend=cuda\n", "backend must be one of"),
+        ("backend=gpu\n", "backend must be one of"),
         ("norm_mean=1|2\n", "expected three numbers"),
         ("input_count=two\n", "option input_count: invalid value"),
         ("nonsense=1\n", "unknown option"),

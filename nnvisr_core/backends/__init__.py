@@ -1,23 +1,76 @@
-"""Inference backends behind one small interface (see base.Backend)."""
+"""Inference backends behind one small interface (see base.Backend).
+
+backend=onnxruntime: ONNX Runtime on the CPU (the embedded default).
+backend=cuda: ONNX Runtime's CUDA execution provider (onnxruntime-gpu).
+backend=tensorrt: TensorRT with cuda-python.
+backend=auto: TensorRT, then ONNX Runtime CUDA, then the CPU; the choice is logged.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import pathlib
 
 from .. import log
 from ..errors import NnvisrError
 from ..log import LogFunction
+from ..model_prep import prepare
+from ..options import Options
 from .base import Backend, TensorInfo
 
 __all__ = ["Backend", "TensorInfo", "open_backend"]
 
 
-def open_backend(name: str, onnx_path: pathlib.Path, threads: int, device: int, logger: LogFunction) -> Backend:
-    """Open the model on the backend the user asked for; auto takes the best available."""
-    if name == "tensorrt":
-        raise NnvisrError("backend=tensorrt is not available in this build yet; use backend=onnxruntime")
+def _cuda_provider_available() -> bool:
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def _open_tensorrt(path: pathlib.Path, options: Options, logger: LogFunction) -> Backend:
+    from .tensorrt_backend import TensorRTBackend
+
+    model = prepare(path, fp16=options.use_fp16) or path.read_bytes()
+    engine_dir = pathlib.Path(options.engine_path).expanduser() if options.engine_path else None
+    precision = "fp16" if options.use_fp16 else "fp32"
+    return TensorRTBackend(path, model, options.device, precision, engine_dir, options.low_mem, logger)
+
+
+def _open_onnxruntime(path: pathlib.Path, options: Options, cuda: bool) -> Backend:
     from .onnxruntime_backend import OnnxRuntimeBackend
 
-    backend = OnnxRuntimeBackend(onnx_path, threads=threads)
-    logger(log.VERBOSE if name == "onnxruntime" else log.INFO, f"backend: {backend.description}")
+    model = prepare(path, fp16=options.use_fp16 and cuda)
+    return OnnxRuntimeBackend(path, options.threads, model, options.device if cuda else None)
+
+
+def open_backend(path: pathlib.Path, options: Options, logger: LogFunction) -> Backend:
+    """Open the model on the backend the user asked for; auto takes the best available."""
+    name = options.backend
+    if options.use_fp16 and name == "onnxruntime":
+        logger(log.WARNING, "use_fp16 is for GPU backends; the CPU runs the model in float32")
+    if name == "tensorrt":
+        backend = _open_tensorrt(path, options, logger)
+    elif name == "cuda":
+        if not _cuda_provider_available():
+            raise NnvisrError("backend=cuda needs onnxruntime-gpu with a CUDA device (pip install nnvisr[cuda])")
+        backend = _open_onnxruntime(path, options, cuda=True)
+    elif name == "onnxruntime":
+        backend = _open_onnxruntime(path, options, cuda=False)
+    else:
+        backend = _auto(path, options, logger)
+    logger(log.VERBOSE if name != "auto" else log.INFO, f"backend: {backend.description}")
     return backend
+
+
+def _auto(path: pathlib.Path, options: Options, logger: LogFunction) -> Backend:
+    if importlib.util.find_spec("tensorrt") is not None:
+        try:
+            return _open_tensorrt(path, options, logger)
+        except NnvisrError as error:
+            logger(log.VERBOSE, f"backend=auto: TensorRT not usable: {error}")
+    if _cuda_provider_available():
+        try:
+            return _open_onnxruntime(path, options, cuda=True)
+        except NnvisrError as error:
+            logger(log.VERBOSE, f"backend=auto: ONNX Runtime CUDA not usable: {error}")
+    return _open_onnxruntime(path, options, cuda=False)

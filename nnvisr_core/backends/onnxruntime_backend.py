@@ -32,20 +32,35 @@ def _first_line(error: Exception) -> str:
 
 
 class OnnxRuntimeBackend:
-    def __init__(self, onnx_path: pathlib.Path, threads: int = 0) -> None:
+    """ONNX Runtime on the CPU, or on an NVIDIA GPU through the CUDA execution provider (cuda_device)."""
+
+    def __init__(
+        self,
+        onnx_path: pathlib.Path,
+        threads: int = 0,
+        model_bytes: bytes | None = None,
+        cuda_device: int | None = None,
+    ) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only; ours go through av_log
+        if cuda_device is None:
+            providers: list = ["CPUExecutionProvider"]
+            where = f"CPU, {options.intra_op_num_threads} threads"
+        else:
+            providers = [("CUDAExecutionProvider", {"device_id": cuda_device}), "CPUExecutionProvider"]
+            where = f"CUDA device {cuda_device}"
         try:
-            self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+            source = model_bytes if model_bytes is not None else str(onnx_path)
+            self.session = ort.InferenceSession(source, options, providers=providers)
         except Exception as error:  # ORT raises its own exception types for bad files
             raise NnvisrError(f"cannot load model {onnx_path}: {_first_line(error)}") from None
+        if cuda_device is not None and "CUDAExecutionProvider" not in self.session.get_providers():
+            raise NnvisrError(f"onnxruntime could not use CUDA device {cuda_device} (is onnxruntime-gpu installed?)")
         self.inputs = [_tensor_info(a) for a in self.session.get_inputs()]
         self.outputs = [_tensor_info(a) for a in self.session.get_outputs()]
-        self.description = (
-            f"onnxruntime {ort.__version__} CPU, {options.intra_op_num_threads} threads, model {onnx_path.name}"
-        )
+        self.description = f"onnxruntime {ort.__version__} {where}, model {onnx_path.name}"
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         names = [o.name for o in self.outputs]

@@ -1,0 +1,107 @@
+"""ONNX graph preparation before a backend loads a model.
+
+- Upstream NNVISR models carry their own `custom::DeformConv2d` node (exported
+  by upstream's deform_conv2d helper for its TensorRT plugin). It is rewritten
+  to the standard ONNX `DeformConv` (opset 19), which ONNX Runtime (CPU and
+  CUDA, from 1.25) and TensorRT (>= 10.1, through its ModulatedDeformConv2d
+  plugin) implement, so upstream models run on every backend.
+- use_fp16: an FP16 graph for the GPU backends (TensorRT 11 has no precision
+  flags, so the precision must be in the graph), with float32 inputs and
+  outputs and the numerically fragile ops kept in float32.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import onnx
+from onnx import helper, numpy_helper
+
+from .errors import NnvisrError
+
+DEFORM_OPSET = 19
+UPSTREAM_DOMAIN = "custom"
+UPSTREAM_DEFORM = "DeformConv2d"
+# Ops whose float16 results drift too far (reductions, exponentials, resampling grids).
+FP16_KEEP_FLOAT32 = ["Resize", "GridSample", "ReduceMean", "Softmax", "Exp", "Pow", "Sqrt", "Div"]
+
+
+def _attributes(node: onnx.NodeProto) -> dict:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _default_opset(model: onnx.ModelProto) -> int | None:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+
+
+def _kernel_shape(model: onnx.ModelProto, weight: str) -> list[int] | None:
+    for init in model.graph.initializer:
+        if init.name == weight:
+            return list(numpy_helper.to_array(init).shape[2:])
+    return None
+
+
+def rewrite_upstream_deform_conv(model: onnx.ModelProto) -> bool:
+    """custom::DeformConv2d(x, offset, mask, weight, bias) -> DeformConv(x, weight, offset, bias, mask)."""
+    targets = [n for n in model.graph.node if n.domain == UPSTREAM_DOMAIN and n.op_type == UPSTREAM_DEFORM]
+    if not targets:
+        return False
+    opset = _default_opset(model) or 1
+    if opset < DEFORM_OPSET:
+        # Lift the standard ops first so that every node keeps its meaning at opset 19.
+        from onnx import version_converter
+
+        try:
+            model.CopyFrom(version_converter.convert_version(model, DEFORM_OPSET))
+        except Exception as error:  # the converter raises plain RuntimeErrors
+            raise NnvisrError(f"cannot convert the model from opset {opset} to {DEFORM_OPSET}: {error}") from None
+        targets = [n for n in model.graph.node if n.domain == UPSTREAM_DOMAIN and n.op_type == UPSTREAM_DEFORM]
+    for node in targets:
+        attrs = _attributes(node)
+        if attrs.get("activation_type", -1) != -1:
+            raise NnvisrError(
+                f"DeformConv2d node {node.name!r} has a fused activation (activation_type="
+                f"{attrs['activation_type']}); export the model without upstream's optimiser"
+            )
+        x, offset, mask, weight = list(node.input[:4])
+        bias = node.input[4] if len(node.input) > 4 else ""
+        pad_h, pad_w = attrs.get("padding", [0, 0])
+        new_attrs = {
+            "strides": list(attrs.get("stride", [1, 1])),
+            "pads": [pad_h, pad_w, pad_h, pad_w],
+            "dilations": list(attrs.get("dilation", [1, 1])),
+            "group": 1,
+            "offset_group": int(attrs.get("deformable_groups", 1)),
+        }
+        kernel = _kernel_shape(model, weight)
+        if kernel:
+            new_attrs["kernel_shape"] = kernel
+        replacement = helper.make_node(
+            "DeformConv", [x, weight, offset, bias, mask], list(node.output), name=node.name, **new_attrs
+        )
+        node.CopyFrom(replacement)
+    if not any(n.domain == UPSTREAM_DOMAIN for n in model.graph.node):
+        kept = [o for o in model.opset_import if o.domain != UPSTREAM_DOMAIN]
+        del model.opset_import[:]
+        model.opset_import.extend(kept)
+    return True
+
+
+def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
+    """FP16 weights and activations; inputs, outputs and fragile ops stay float32."""
+    from onnxconverter_common import float16
+
+    return float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=FP16_KEEP_FLOAT32)
+
+
+def prepare(path: pathlib.Path, fp16: bool = False) -> bytes | None:
+    """The model bytes a backend should load, or None when the file can be used as it is."""
+    try:
+        model = onnx.load(str(path))
+    except Exception as error:  # protobuf's DecodeError and friends
+        raise NnvisrError(f"cannot load model {path}: {str(error).splitlines()[0] if str(error) else error}") from None
+    changed = rewrite_upstream_deform_conv(model)
+    if fp16:
+        model = to_fp16(model)
+        changed = True
+    return model.SerializeToString() if changed else None

@@ -1,0 +1,116 @@
+"""Graph preparation: upstream's custom::DeformConv2d becomes ONNX DeformConv; FP16 graphs."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from nnvisr_core.errors import NnvisrError
+from nnvisr_core.model_prep import prepare, rewrite_upstream_deform_conv
+
+RNG = np.random.default_rng(3)
+
+
+def upstream_deform_model(path: pathlib.Path, weight, bias, opset: int, activation: int = -1) -> pathlib.Path:
+    """What upstream's deform_conv2d helper exports: custom::DeformConv2d(x, offset, mask, weight, bias)."""
+    node = helper.make_node(
+        "DeformConv2d", ["x", "offset", "mask", "w", "b"], ["dcn"], domain="custom",
+        stride=[1, 1], padding=[1, 1], dilation=[1, 1], deformable_groups=1, activation_type=activation,
+        alpha=0.0, beta=0.0,
+    )
+    relu = helper.make_node("Relu", ["dcn"], ["y"])
+    value = lambda n, s: helper.make_tensor_value_info(n, TensorProto.FLOAT, s)  # noqa: E731
+    graph = helper.make_graph(
+        [node, relu], "upstream_dcn",
+        [value("x", [1, 2, 5, 6]), value("offset", [1, 18, 5, 6]), value("mask", [1, 9, 5, 6])],
+        [value("y", [1, 3, 5, 6])],
+        initializer=[numpy_helper.from_array(weight, "w"), numpy_helper.from_array(bias, "b")],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid("custom", 1)]
+    )
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def deform_conv_reference(x, offset, mask, weight, bias):
+    """DCNv2 by its definition: bilinear samples at p0 + pk + offset, zero outside, times the mask."""
+    _, channels, height, width = x.shape
+    out_channels, _, kh, kw = weight.shape
+    out = np.zeros((1, out_channels, height, width))
+    for oy in range(height):
+        for ox in range(width):
+            for k in range(kh * kw):
+                ky, kx = divmod(k, kw)
+                py = oy - 1 + ky + offset[0, 2 * k, oy, ox]
+                px = ox - 1 + kx + offset[0, 2 * k + 1, oy, ox]
+                sample = np.zeros(channels)
+                y0, x0 = int(np.floor(py)), int(np.floor(px))
+                for yy, xx in ((y0, x0), (y0, x0 + 1), (y0 + 1, x0), (y0 + 1, x0 + 1)):
+                    if 0 <= yy < height and 0 <= xx < width:
+                        sample += (1 - abs(py - yy)) * (1 - abs(px - xx)) * x[0, :, yy, xx]
+                out[0, :, oy, ox] += weight[:, :, ky, kx] @ sample * mask[0, k, oy, ox]
+    return out + bias[None, :, None, None]
+
+
+@pytest.mark.parametrize("opset", [17, 19])
+def test_upstream_deform_conv_runs_as_onnx_deform_conv(tmp_path: pathlib.Path, opset: int) -> None:
+    weight = RNG.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    bias = RNG.standard_normal(3).astype(np.float32)
+    path = upstream_deform_model(tmp_path / "dcn.onnx", weight, bias, opset)
+    prepared = prepare(path)
+    assert prepared is not None
+    model = onnx.load_from_string(prepared)
+    assert [n.op_type for n in model.graph.node] == ["DeformConv", "Relu"]
+    assert all(o.domain != "custom" for o in model.opset_import)
+    x = RNG.random((1, 2, 5, 6), np.float32)
+    offset = (RNG.random((1, 18, 5, 6), np.float32) - 0.5) * 3
+    mask = RNG.random((1, 9, 5, 6), np.float32)
+    session = ort.InferenceSession(prepared, providers=["CPUExecutionProvider"])
+    got = session.run(None, {"x": x, "offset": offset, "mask": mask})[0]
+    expected = np.maximum(deform_conv_reference(x, offset, mask, weight, bias), 0)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_fused_activation_is_refused(tmp_path: pathlib.Path) -> None:
+    path = upstream_deform_model(tmp_path / "dcn.onnx", np.ones((3, 2, 3, 3), np.float32), np.zeros(3, np.float32),
+                                 19, activation=0)
+    with pytest.raises(NnvisrError, match="fused activation"):
+        prepare(path)
+
+
+def test_models_without_custom_ops_are_left_alone(tmp_path: pathlib.Path) -> None:
+    import onnx_models
+
+    path = onnx_models.colour_mix(tmp_path / "m.onnx", np.eye(3), np.zeros(3))
+    assert prepare(path) is None
+    assert not rewrite_upstream_deform_conv(onnx.load(path))
+
+
+def test_fp16_graph_keeps_float32_io_and_matches(tmp_path: pathlib.Path) -> None:
+    import onnx_models
+
+    mix = RNG.random((3, 3)) / 2
+    path = onnx_models.colour_mix(tmp_path / "m.onnx", mix, np.full(3, 0.1), scale=2)
+    prepared = prepare(path, fp16=True)
+    model = onnx.load_from_string(prepared)
+    assert model.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
+    assert model.graph.output[0].type.tensor_type.elem_type == TensorProto.FLOAT
+    assert {i.data_type for i in model.graph.initializer if i.name == "w"} == {TensorProto.FLOAT16}
+    x = RNG.random((1, 3, 8, 10), np.float32)
+    full = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"frames": x})[0]
+    half = ort.InferenceSession(prepared, providers=["CPUExecutionProvider"]).run(None, {"frames": x})[0]
+    np.testing.assert_allclose(half, full, atol=2e-3)
+
+
+def test_broken_file_is_one_clear_error(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "broken.onnx"
+    path.write_bytes(b"\x08\x07not a model")
+    with pytest.raises(NnvisrError, match=f"cannot load model {path}"):
+        prepare(path)
