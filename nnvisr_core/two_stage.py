@@ -102,8 +102,9 @@ class TwoStageRunner:
             if not path.is_file():
                 raise NnvisrError(f"two-stage model file {path.name} is missing from {path.parent}")
         options = self.options
-        self.extract = open_backend(paths[0], options, self.log)
-        self.fusion = open_backend(paths[1], options, self.log)
+        batch_extract = options.batch_size_extract or options.batch_size_fusion * options.input_count
+        self.extract = open_backend(paths[0], options, self.log, batch_extract)
+        self.fusion = open_backend(paths[1], options, self.log, options.batch_size_fusion)
         self.log(log.VERBOSE, f"two-stage model {folder}/{fe_name} + {ff_name}")
         self._check_tensors()
         self._dry_run()

@@ -27,13 +27,13 @@ def _cuda_provider_available() -> bool:
     return "CUDAExecutionProvider" in ort.get_available_providers()
 
 
-def _open_tensorrt(path: pathlib.Path, options: Options, logger: LogFunction) -> Backend:
+def _open_tensorrt(path: pathlib.Path, options: Options, logger: LogFunction, max_batch: int) -> Backend:
     from .tensorrt_backend import TensorRTBackend
 
     model = prepare(path, fp16=options.use_fp16) or path.read_bytes()
     engine_dir = pathlib.Path(options.engine_path).expanduser() if options.engine_path else None
     precision = "fp16" if options.use_fp16 else "fp32"
-    return TensorRTBackend(path, model, options.device, precision, engine_dir, options.low_mem, logger)
+    return TensorRTBackend(path, model, options.device, precision, engine_dir, options.low_mem, logger, max_batch)
 
 
 def _open_onnxruntime(path: pathlib.Path, options: Options, cuda: bool) -> Backend:
@@ -43,13 +43,15 @@ def _open_onnxruntime(path: pathlib.Path, options: Options, cuda: bool) -> Backe
     return OnnxRuntimeBackend(path, options.threads, model, options.device if cuda else None)
 
 
-def open_backend(path: pathlib.Path, options: Options, logger: LogFunction) -> Backend:
-    """Open the model on the backend the user asked for; auto takes the best available."""
+def open_backend(path: pathlib.Path, options: Options, logger: LogFunction, max_batch: int = 1) -> Backend:
+    """Open the model on the backend the user asked for; auto takes the best available.
+
+    max_batch: the most windows (or frames) one run takes, for engines built ahead."""
     name = options.backend
     if options.use_fp16 and name == "onnxruntime":
         logger(log.WARNING, "use_fp16 is for GPU backends; the CPU runs the model in float32")
     if name == "tensorrt":
-        backend = _open_tensorrt(path, options, logger)
+        backend = _open_tensorrt(path, options, logger, max_batch)
     elif name == "cuda":
         if not _cuda_provider_available():
             raise NnvisrError("backend=cuda needs onnxruntime-gpu with a CUDA device (pip install nnvisr[cuda])")
@@ -57,15 +59,15 @@ def open_backend(path: pathlib.Path, options: Options, logger: LogFunction) -> B
     elif name == "onnxruntime":
         backend = _open_onnxruntime(path, options, cuda=False)
     else:
-        backend = _auto(path, options, logger)
+        backend = _auto(path, options, logger, max_batch)
     logger(log.VERBOSE if name != "auto" else log.INFO, f"backend: {backend.description}")
     return backend
 
 
-def _auto(path: pathlib.Path, options: Options, logger: LogFunction) -> Backend:
+def _auto(path: pathlib.Path, options: Options, logger: LogFunction, max_batch: int) -> Backend:
     if importlib.util.find_spec("tensorrt") is not None:
         try:
-            return _open_tensorrt(path, options, logger)
+            return _open_tensorrt(path, options, logger, max_batch)
         except NnvisrError as error:
             logger(log.VERBOSE, f"backend=auto: TensorRT not usable: {error}")
     if _cuda_provider_available():

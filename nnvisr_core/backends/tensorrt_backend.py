@@ -64,6 +64,7 @@ class TensorRTBackend:
         engine_dir: pathlib.Path | None,
         low_mem: bool,
         logger: LogFunction,
+        max_batch: int = 1,
     ) -> None:
         trt, cudart = _import_tensorrt()
         self.trt, self.cudart, self.log = trt, cudart, logger
@@ -77,7 +78,7 @@ class TensorRTBackend:
         self.trt_logger = trt.Logger(trt.Logger.WARNING)
         trt.init_libnvinfer_plugins(self.trt_logger, "")  # DeformConv -> ModulatedDeformConv2d plugin
         self.onnx_path, self.model_bytes = onnx_path, model_bytes
-        self.precision, self.low_mem = precision, low_mem
+        self.precision, self.low_mem, self.max_batch = precision, low_mem, max_batch
         self.engine_dir = engine_dir or engine_cache.default_dir(onnx_path.parent)
         self.inputs, self.outputs = self._describe()
         self.stream = _check(cudart.cudaStreamCreate(), "cudaStreamCreate")
@@ -114,7 +115,7 @@ class TensorRTBackend:
 
     def _engine_for(self, shapes: dict[str, tuple[int, ...]]):
         profile = tuple(
-            (t.name, *trt_plan.profile_for(t, shapes[t.name])) for t in self.inputs
+            (t.name, *trt_plan.profile_for(t, shapes[t.name], self.max_batch)) for t in self.inputs
         )
         key = engine_cache.EngineKey(
             engine_cache.content_hash(self.model_bytes), self.gpu_name, self.capability,
