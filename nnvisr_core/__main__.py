@@ -1,4 +1,4 @@
-"""Command line helpers: python -m nnvisr_core {inspect,bridge-path,version}."""
+"""Command line helpers: python -m nnvisr_core {inspect,build-engine,bridge-path,version}."""
 
 from __future__ import annotations
 
@@ -20,10 +20,16 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("model", nargs="?", help="model package, .onnx file, or folder name under model_path")
     inspect.add_argument("settings", nargs="*", help="filter options as name=value (model_path=..., input_count=...)")
     inspect.add_argument("--size", default="64x48", help="frame size of the dry run (default 64x48)")
+    build = commands.add_parser(
+        "build-engine", help="build and cache the TensorRT engines of a model for a frame size (needs a GPU)"
+    )
+    build.add_argument("model", nargs="?", help="model package, .onnx file, or folder name under model_path")
+    build.add_argument("settings", nargs="*", help="filter options as name=value (batch_size_fusion=, use_fp16=1, ...)")
+    build.add_argument("--size", required=True, help="frame size the engines are optimised for, WIDTHxHEIGHT")
     commands.add_parser("bridge-path", help="print the path of the bridge library the filter loads")
     commands.add_parser("version", help="print the package version")
     args = parser.parse_args(argv)
-    if args.command == "inspect":
+    if args.command in ("inspect", "build-engine"):
         from .inspect import main as inspect_main
 
         model = args.model
@@ -31,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         if model and "=" in model:
             settings.insert(0, model)
             model = None
+        if args.command == "build-engine":
+            # the dry runs at this size build the engines into engine_path
+            settings.append("backend=tensorrt")
         return inspect_main(model, settings, args.size)
     if args.command == "bridge-path":
         if not BRIDGE.is_file():
