@@ -131,6 +131,11 @@ class TwoStageRunner:
                 raise NnvisrError(
                     f"{what}: missing {', '.join(missing)} (expected {', '.join(wanted)}; found {', '.join(names)})"
                 )
+        for tensor in [*self.extract.inputs, *self.fusion.inputs]:
+            if tensor.rank == 4 and (tensor.shape[2] is not None or tensor.shape[3] is not None):
+                raise NnvisrError(
+                    f"tensor {tensor.name} takes a fixed shape {list(tensor.shape)}; its H and W must be dynamic"
+                )
         for tensor in [*self.extract.outputs, *self.fusion.inputs]:
             if tensor.name in fusion_in + levels and tensor.rank == 4 and tensor.shape[1] not in (
                 None,

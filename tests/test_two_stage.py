@@ -428,3 +428,17 @@ def test_fusion_output_at_a_wrong_scale(ffmpeg: pathlib.Path, tmp_path: pathlib.
     root = tmp_path / "pkg"
     tsm.write_two_stage(root, "net", ["rgb_1_1"], BAD, weights_for(BAD), fusion_scale=(1, 1))
     assert_clean_failure(run_bad(ffmpeg, tmp_path, root), "scale_factor=2")
+
+
+def test_fixed_size_extract_model(ffmpeg: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    import onnx
+
+    root = tmp_path / "pkg"
+    tsm.write_two_stage(root, "net", ["rgb_1_1"], BAD, weights_for(BAD))
+    path = next((root / "models" / "net" / "rgb_1_1").glob("fe_*.onnx"))
+    model = onnx.load(path)
+    for dim, value in zip(model.graph.input[0].type.tensor_type.shape.dim[2:], (16, 24)):
+        dim.ClearField("dim_param")
+        dim.dim_value = value
+    onnx.save(model, path)
+    assert_clean_failure(run_bad(ffmpeg, tmp_path, root), "its H and W must be dynamic")
