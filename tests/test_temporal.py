@@ -9,9 +9,9 @@ reference scheduler.
 from __future__ import annotations
 
 import pathlib
-import re
 import subprocess
 
+import clips
 import numpy as np
 import onnx_models
 import pytest
@@ -24,17 +24,7 @@ WIDTH, HEIGHT = 24, 16
 
 
 def scene_clip(scene_lengths: list[int]) -> tuple[np.ndarray, set[int]]:
-    """Flat frames; within a scene values creep by 3, between scenes they jump far."""
-    values, cuts, start = [], set(), 0
-    bases = [20, 200, 123, 230, 100, 10]  # jumps that scdet scores above 10
-    for index, length in enumerate(scene_lengths):
-        if index:
-            cuts.add(start)
-        values += [bases[index % len(bases)] + 3 * i for i in range(length)]
-        start += length
-    frames = np.array(values)[:, None, None, None] * np.ones((1, 3, HEIGHT, WIDTH), np.int64)
-    frames[:, 1] = np.clip(frames[:, 1] // 2 + 7, 0, 255)  # channels differ too
-    return frames, cuts
+    return clips.scene_clip(scene_lengths, WIDTH, HEIGHT)
 
 
 def expected_frames(frames: np.ndarray, cuts: set[int], layout: Layout, weights: np.ndarray, scale: int):
@@ -50,11 +40,6 @@ def expected_frames(frames: np.ndarray, cuts: set[int], layout: Layout, weights:
                 value = sum(weights[spec.network_index, t] * values[f] for t, f in enumerate(window.frames))
             out.append((np.rint(value), spec.pts, spec.duration))
     return out
-
-
-def found_cuts(log: str) -> set[int]:
-    """Frame numbers scdet marked (its log prints the scene start time; the clip runs at 25 fps)."""
-    return {round(float(t) * 25) for t in re.findall(r"lavfi\.scd\.time: ([0-9.]+)", log)}
 
 
 CASES = {
@@ -83,7 +68,7 @@ def test_windows_scenes_and_times(ffmpeg: pathlib.Path, tmp_path: pathlib.Path, 
     )
     fmt = RAW["gbrp"]
     data, log = filter_raw(ffmpeg, tmp_path, fmt, rgb_to_raw(fmt, frames), (WIDTH, HEIGHT), f"scdet,nnvisr={options}")
-    assert found_cuts(log) == cuts, "scdet must find exactly the cuts built into the clip"
+    assert clips.found_cuts(log) == cuts, "scdet must find exactly the cuts built into the clip"
 
     actual = raw_to_rgb(fmt, data, WIDTH * scale, HEIGHT * scale)
     expected = expected_frames(frames, cuts, layout, weights, scale)

@@ -21,6 +21,7 @@ import pathlib
 import re
 import signal
 
+import clips
 import numpy as np
 import pytest
 import two_stage_models as tsm
@@ -155,27 +156,7 @@ def test_file_names_print_scales_like_python_g(tmp_path: pathlib.Path) -> None:
 
 
 def scene_clip(scene_lengths: list[int], width: int = WIDTH, height: int = HEIGHT) -> tuple[np.ndarray, set[int]]:
-    """Frames flat but for a small fixed pattern; within a scene values creep by 3, between scenes they jump far.
-
-    As tests/test_temporal.py's scene_clip, plus the pattern (the same in every frame, so scdet's
-    frame differences do not change), so that pooling and upsampling see more than flat planes.
-    """
-    values, cuts, start = [], set(), 0
-    bases = [20, 200, 123, 230, 100, 10]  # jumps that scdet scores above 10
-    for index, length in enumerate(scene_lengths):
-        if index:
-            cuts.add(start)
-        values += [bases[index % len(bases)] + 3 * i for i in range(length)]
-        start += length
-    frames = np.array(values)[:, None, None, None] * np.ones((1, 3, height, width), np.int64)
-    frames[:, 1] = np.clip(frames[:, 1] // 2 + 7, 0, 255)  # channels differ too
-    ys, xs = np.mgrid[0:height, 0:width]
-    return np.clip(frames + (xs + 2 * ys) % 5, 0, 255), cuts
-
-
-def found_cuts(log: str) -> set[int]:
-    """Frame numbers scdet marked (its log prints the scene start time; the clip runs at 25 fps)."""
-    return {round(float(t) * 25) for t in re.findall(r"lavfi\.scd\.time: ([0-9.]+)", log)}
+    return clips.scene_clip(scene_lengths, width, height, pattern=True)
 
 
 def expected_frames(frames: np.ndarray, cuts: set[int], spec: tsm.Spec, weights: np.ndarray):
@@ -231,7 +212,7 @@ def test_flags_scenes_and_times(ffmpeg: pathlib.Path, tmp_path: pathlib.Path, ca
     frames, cuts = scene_clip([5, 1, 4, 7])
     vf = f"scdet,nnvisr={model_options(root, 'net', spec, batch)}"
     _, actual, log = run_clip(ffmpeg, tmp_path, frames, vf, int(spec.scale))
-    assert found_cuts(log) == cuts, "scdet must find exactly the cuts built into the clip"
+    assert clips.found_cuts(log) == cuts, "scdet must find exactly the cuts built into the clip"
     expected = expected_frames(frames, cuts, spec, weights)
     assert len(expected) == len(frames) * (2 if spec.interpolation else 1)
     assert_frames(actual, expected)
@@ -251,7 +232,7 @@ def test_batch_size_extract_gives_identical_frames(
     for extract in (None, 2 * batch * spec.n):
         vf = f"scdet,nnvisr={model_options(root, 'net', spec, batch, extract)}"
         data, actual, log = run_clip(ffmpeg, tmp_path, frames, vf, int(spec.scale))
-        assert found_cuts(log) == cuts
+        assert clips.found_cuts(log) == cuts
         assert_frames(actual, expected_frames(frames, cuts, spec, weights))
         results.append(data)
     assert results[0] == results[1], "batch_size_extract changed the output"
@@ -342,7 +323,7 @@ def test_manifest_supplies_the_options(ffmpeg: pathlib.Path, tmp_path: pathlib.P
     frames, cuts = scene_clip([4, 5])
     vf = f"scdet,nnvisr=model_path={root}:model=net"
     _, actual, log = run_clip(ffmpeg, tmp_path, frames, vf, 2)
-    assert found_cuts(log) == cuts
+    assert clips.found_cuts(log) == cuts
     expected = expected_frames(frames, cuts, spec, weights)
     assert_frames(actual, expected)
     assert clip_times(ffmpeg, tmp_path, vf) == [(p, d) for _, p, d in expected]
