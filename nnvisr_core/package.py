@@ -2,6 +2,9 @@
 
 Single-stage: model= names a directory holding nnvisr.json and the ONNX file,
 or a single .onnx file. Without model= the bundled default package is used.
+A bare name (no folder part) that is not a path here names an installed
+package: bundled with nnvisr_core, then in <sys.prefix>/share/nnvisr/models
+(where converters such as convert_realesrgan write).
 Two-stage (upstream NNVISR layout): {model_path}/models/{model}/{colour folder}/
 fe_*.onnx and ff_*.onnx, or model= naming a folder with colour folders; an
 optional nnvisr.json beside the colour folders holds option defaults.
@@ -12,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import sys
 from typing import Any
 
 from .colour import family_of_folder
@@ -19,6 +23,8 @@ from .errors import NnvisrError
 
 MANIFEST = "nnvisr.json"
 BUNDLED = pathlib.Path(__file__).resolve().parent / "models"
+# Packages made at setup (not shipped in the wheel) live in the environment's prefix.
+INSTALLED = pathlib.Path(sys.prefix) / "share" / "nnvisr" / "models"
 DEFAULT_MODEL = "default"
 
 
@@ -101,7 +107,35 @@ def locate(model: str | None, model_path: str | None = None) -> ModelPackage | T
         if path.suffix.lower() != ".onnx":
             raise NnvisrError(f"model {path} is neither a directory nor an .onnx file")
         return ModelPackage(path, {}, str(path))
-    bundled = BUNDLED / model
-    if not path.is_absolute() and bundled.is_dir():
-        return _from_directory(bundled)
+    if _is_bare(model):
+        return _installed(model)
     raise NnvisrError(f"model {model}: no such file or directory")
+
+
+def search_dirs() -> list[pathlib.Path]:
+    """Where bare model names are looked up, in order."""
+    return [BUNDLED, INSTALLED]
+
+
+def available_models() -> list[str]:
+    """Names of the installed model packages (folders holding nnvisr.json)."""
+    names = set()
+    for directory in search_dirs():
+        if directory.is_dir():
+            names.update(p.name for p in directory.iterdir() if (p / MANIFEST).is_file())
+    return sorted(names)
+
+
+def _is_bare(model: str) -> bool:
+    return model not in (".", "..") and "/" not in model and not model.startswith("~")
+
+
+def _installed(name: str) -> ModelPackage:
+    for directory in search_dirs():
+        if (directory / name).is_dir():
+            return _from_directory(directory / name)
+    names = ", ".join(available_models()) or "none"
+    raise NnvisrError(
+        f"model {name}: no such file or directory, nor an installed model of that name (available: {names}; "
+        f"looked in {', '.join(str(d) for d in search_dirs())})"
+    )
