@@ -1,9 +1,11 @@
 """Two-stage models in upstream NNVISR's layout: feature extraction, then fusion.
 
-Extraction runs once per frame (batch_size_extract frames per run) and the
-store keeps each frame's feature pyramid once, however many windows share the
-frame; fusion takes, for every window member j and level i, a [b, C, Hi, Wi]
-batch f{m}l{i} gathered from the store.
+Extraction runs once per frame (at most batch_size_extract frames per run).
+Features live in the paper's Fig. 1 store (frame_store.py): b*n+1 slots per
+level, extraction writes straight into them and fusion reads f{m}l{i} as views,
+so a frame shared by two windows is extracted once and a batch copies only the
+one frame it carries over. Batches that do not chain (a scene ends inside the
+batch) keep per-frame features and gather them instead.
 
 Tensors, as upstream's code binds them:
 - extract: rgb [N,3,H,W] (or y [N,1,H,W] + uv [N,2,H/2,W/2]) -> l0..l{L-1}
@@ -24,6 +26,7 @@ from . import log
 from .backends import Backend, open_backend
 from .colour import ColourInfo, choose_folder, family_of_folder
 from .errors import NnvisrError
+from .frame_store import Fig1Layout, contiguous_runs
 from .log import LogFunction
 from .options import Options
 from .pixels import YUV420
@@ -206,6 +209,18 @@ class TwoStageRunner:
         }
         self.bound_extract: dict[int, Callable[[], None]] = {}
         self.bound_fusion: dict[int, Callable[[], None]] = {}
+        self.layout = Fig1Layout(batch, options.input_count, options.extra_frame)
+        dtypes = {self._dtype(self.fusion, name) for name in self.fusion_in} | {
+            t.dtype for t in self.extract.outputs
+        }
+        # The store's arrays are both extraction outputs and fusion inputs: one dtype.
+        self.store = (
+            [np.empty((self.layout.size, *s), np.float32) for s in self.level_shapes]
+            if dtypes == {np.dtype(np.float32)}
+            else None
+        )
+        self.slot_seq: list[int | None] = [None] * self.layout.size
+        self.bound_store: dict[tuple, Callable[[], None]] = {}
 
     # ------------------------------------------------------------ running
 
@@ -233,6 +248,59 @@ class TwoStageRunner:
     def run(self, windows: list[Window], frame: FrameLookup, colour: ColourInfo) -> OutputLookup:
         if self.extract is None:
             self._load(colour)
+        if self.store is not None and self.layout.fits(windows):
+            return self._run_in_store(windows, frame)
+        return self._run_gathered(windows, frame)
+
+    def _run_in_store(self, windows: list[Window], frame: FrameLookup) -> OutputLookup:
+        assert self.extract is not None and self.store is not None
+        needed = self.layout.assignment(windows)
+        first = needed[0]
+        if self.slot_seq[0] != first and first in self.slot_seq:
+            # the frame carried from the last batch: one copy instead of an extraction
+            carried = self.slot_seq.index(first)
+            for level in self.store:
+                level[0] = level[carried]
+            self.slot_seq[0] = first
+        todo = sorted(slot for slot, seq in needed.items() if self.slot_seq[slot] != seq)
+        for start, length in contiguous_runs(todo):
+            for offset in range(0, length, self.batch_extract):
+                first_slot = start + offset
+                count = min(self.batch_extract, length - offset)
+                for i in range(count):
+                    for buffer, tensor in zip(self.extract_in.values(), frame(needed[first_slot + i])):
+                        np.copyto(buffer[i], tensor, casting="unsafe")
+                self._bound_store_extract(first_slot, count)()
+                for i in range(count):
+                    self.slot_seq[first_slot + i] = needed[first_slot + i]
+        self._bound_store_fusion(len(windows))()
+        return lambda i, k: [self.fusion_out[name][i] for name in self.output_names(k)]
+
+    def _bound_store_extract(self, first_slot: int, count: int) -> Callable[[], None]:
+        """Extraction writing its levels straight into store slots first_slot.."""
+        key = ("extract", first_slot, count)
+        if key not in self.bound_store:
+            assert self.extract is not None and self.store is not None
+            feeds = {n: b[:count] for n, b in self.extract_in.items()}
+            outs = {f"l{i}": level[first_slot : first_slot + count] for i, level in enumerate(self.store)}
+            self.bound_store[key] = self.extract.bind(feeds, outs)
+        return self.bound_store[key]
+
+    def _bound_store_fusion(self, count: int) -> Callable[[], None]:
+        """Fusion reading each member's levels as views of the store."""
+        key = ("fusion", count)
+        if key not in self.bound_store:
+            assert self.store is not None
+            feeds = {
+                name: self.store[i][self.layout.member_slots(j, count)]
+                for j in range(self.options.window_frames)
+                for i, name in enumerate(self.member_inputs(j))
+            }
+            outs = {n: b[:count] for n, b in self.fusion_out.items()}
+            self.bound_store[key] = self.fusion.bind(feeds, outs)
+        return self.bound_store[key]
+
+    def _run_gathered(self, windows: list[Window], frame: FrameLookup) -> OutputLookup:
         todo = list(dict.fromkeys(s for w in windows for s in w.frames if s not in self.features))
         self._extract(todo, frame)
         for i, window in enumerate(windows):
