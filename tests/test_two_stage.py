@@ -423,3 +423,19 @@ def test_fixed_size_extract_model(ffmpeg: pathlib.Path, tmp_path: pathlib.Path) 
         dim.dim_value = value
     onnx.save(model, path)
     assert_clean_failure(run_bad(ffmpeg, tmp_path, root), "its H and W must be dynamic")
+
+
+@pytest.mark.parametrize("case", ["vsr", "interpolation_n2"])
+def test_scene_exactly_one_extraction_batch_long(ffmpeg: pathlib.Path, tmp_path: pathlib.Path, case: str) -> None:
+    """Upstream's defect 4: scenes of exactly batch_size_extract frames (n >= 3 there) overran its buffers."""
+    spec = CASES[case]
+    weights = weights_for(spec)
+    root = tmp_path / "pkg"
+    tsm.write_two_stage(root, "net", ["rgb_1_1"], spec, weights)
+    batch = 3
+    length = batch * spec.n
+    frames, cuts = scene_clip([length, length, 1])
+    vf = f"scdet,nnvisr={model_options(root, 'net', spec, batch)}"
+    _, actual, log = run_clip(ffmpeg, tmp_path, frames, vf, int(spec.scale))
+    assert clips.found_cuts(log) == cuts
+    assert_frames(actual, expected_frames(frames, cuts, spec, weights))
