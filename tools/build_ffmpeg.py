@@ -834,12 +834,15 @@ def make(build: Path, jobs: int, lock_fd: int) -> bool:
 
 
 def install(build: Path, prefix: Path) -> Path:
-    """Copy the programs (they link FFmpeg's libraries statically) into prefix/bin."""
+    """Copy the programs (they link FFmpeg's libraries statically) into prefix/bin, and
+    ffmpeg_g (with symbols, for valgrind and gdb) into prefix/lib/nnvisr."""
     bindir = prefix / "bin"
     try:
         bindir.mkdir(parents=True, exist_ok=True)
         for name in INSTALLED_PROGRAMS:
             copy_atomic(build / name, bindir / name)
+        (prefix / "lib" / "nnvisr").mkdir(parents=True, exist_ok=True)
+        copy_atomic(build / "ffmpeg_g", prefix / "lib" / "nnvisr" / "ffmpeg_g")
     except OSError as exc:
         raise BuildError(f"cannot install into {bindir}: {exc}") from None
     return bindir
