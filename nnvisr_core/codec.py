@@ -22,10 +22,20 @@ class FrameCodec(Protocol):
     def write(self, tensors: list[np.ndarray], color_range: int, planes: list[np.ndarray]) -> None: ...
 
 
+def _scratch(cache: dict, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    """float32 work arrays of these shapes, allocated once per shape: no allocation per frame."""
+    key = tuple(shapes)
+    if key not in cache:
+        cache.clear()
+        cache[key] = [np.empty(shape, np.float32) for shape in shapes]
+    return cache[key]
+
+
 class RgbCodec:
     def __init__(self, fmt: PixelFormat, options: Options) -> None:
         self.fmt = fmt
         self.norm = pixels.RgbNormalisation.create(fmt, options.norm_mean, options.norm_std, options.raw_norm)
+        self.scratch: dict = {}
 
     def tensor_shapes(self, width: int, height: int) -> list[tuple[int, ...]]:
         return [(3, height, width)]
@@ -34,12 +44,14 @@ class RgbCodec:
         pixels.read_rgb(self.fmt, planes, self.norm, out[0])
 
     def write(self, tensors: list[np.ndarray], color_range: int, planes: list[np.ndarray]) -> None:
-        pixels.write_rgb(self.fmt, tensors[0], self.norm, planes)
+        scratch = _scratch(self.scratch, [tensors[0].shape])[0]
+        pixels.write_rgb(self.fmt, tensors[0], self.norm, planes, scratch)
 
 
 class YuvCodec:
     def __init__(self, fmt: PixelFormat) -> None:
         self.fmt = fmt
+        self.scratch: dict = {}
 
     def tensor_shapes(self, width: int, height: int) -> list[tuple[int, ...]]:
         chroma_w, chroma_h = pixels.chroma_size(width, height)
@@ -49,7 +61,8 @@ class YuvCodec:
         pixels.read_yuv(self.fmt, planes, color_range == AVCOL_RANGE_JPEG, out[0], out[1])
 
     def write(self, tensors: list[np.ndarray], color_range: int, planes: list[np.ndarray]) -> None:
-        pixels.write_yuv(self.fmt, tensors[0], tensors[1], color_range == AVCOL_RANGE_JPEG, planes)
+        scratch = _scratch(self.scratch, [tensors[0].shape[1:], tensors[1].shape[1:]])
+        pixels.write_yuv(self.fmt, tensors[0], tensors[1], color_range == AVCOL_RANGE_JPEG, planes, scratch)
 
 
 def plane_shapes(fmt: PixelFormat, width: int, height: int) -> list[tuple[int, int]]:

@@ -14,6 +14,7 @@ with black..white mapped to 0..1 and neutral chroma to 0.5.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -100,7 +101,7 @@ class RgbNormalisation:
         offset = (-mean_a / std_a).astype(np.float32).reshape(3, 1, 1)
         return cls(gain, offset)
 
-    @property
+    @functools.cached_property
     def is_plain(self) -> bool:
         return not self.offset.any()
 
@@ -118,20 +119,38 @@ def read_rgb(fmt: PixelFormat, planes: list[np.ndarray], norm: RgbNormalisation,
         out += norm.offset
 
 
-def write_rgb(fmt: PixelFormat, tensor: np.ndarray, norm: RgbNormalisation, planes: list[np.ndarray]) -> None:
-    """tensor: [3, H, W] -> planes of the frame, rounded and clamped."""
-    codes = tensor - norm.offset if not norm.is_plain else tensor.copy()
-    codes /= norm.gain
+def write_rgb(
+    fmt: PixelFormat,
+    tensor: np.ndarray,
+    norm: RgbNormalisation,
+    planes: list[np.ndarray],
+    scratch: np.ndarray | None = None,
+) -> None:
+    """tensor: [3, H, W] -> planes of the frame, rounded and clamped.
+
+    scratch: a float32 array of the tensor's shape to compute in (else one is
+    allocated). Rounding is fused with the store into the frame, and packed
+    frames are written one channel at a time: numpy then walks each row
+    with a stride of 3 bytes instead of copying 3 bytes at a time."""
+    codes = scratch if scratch is not None and scratch.shape == tensor.shape else np.empty(tensor.shape, np.float32)
+    if norm.is_plain:
+        np.divide(tensor, norm.gain, out=codes)
+    else:
+        np.subtract(tensor, norm.offset, out=codes)
+        np.divide(codes, norm.gain, out=codes)
     if not fmt.floating:
         np.clip(codes, 0, fmt.max_code, out=codes)
-        np.rint(codes, out=codes)
     if fmt.packed:
         height, row = planes[0].shape
         target = planes[0].reshape(height, row // 3, 3)
-        np.copyto(target, codes.transpose(1, 2, 0), casting="unsafe")
+        targets = [target[:, :, channel] for channel in range(3)]
     else:
-        for channel, plane in enumerate(fmt.rgb_planes):
-            np.copyto(planes[plane], codes[channel], casting="unsafe")
+        targets = [planes[plane] for plane in fmt.rgb_planes]
+    for channel, target in enumerate(targets):
+        if fmt.floating:
+            np.copyto(target, codes[channel], casting="unsafe")
+        else:
+            np.rint(codes[channel], out=target, casting="unsafe")
 
 
 # ---------------------------------------------------------------- YUV
@@ -167,14 +186,27 @@ def legal_range(fmt: PixelFormat, full_range: bool) -> tuple[tuple[float, float]
 
 
 def write_yuv(
-    fmt: PixelFormat, y: np.ndarray, uv: np.ndarray, full_range: bool, planes: list[np.ndarray]
+    fmt: PixelFormat,
+    y: np.ndarray,
+    uv: np.ndarray,
+    full_range: bool,
+    planes: list[np.ndarray],
+    scratch: list[np.ndarray] | None = None,
 ) -> None:
+    """y [1, H, W] and uv [2, ...] -> the frame's planes. scratch: float32 arrays shaped as y[0] and uv[0]."""
     black, span, zero, cspan = yuv_levels(fmt, full_range)
     (low, high), (chroma_low, chroma_high) = legal_range(fmt, full_range)
-    codes = y[0] * np.float32(span) + np.float32(black)
+    if scratch is None or scratch[0].shape != y.shape[1:] or scratch[1].shape != uv.shape[1:]:
+        scratch = [np.empty(y.shape[1:], np.float32), np.empty(uv.shape[1:], np.float32)]
+    codes = scratch[0]
+    np.multiply(y[0], np.float32(span), out=codes)
+    codes += np.float32(black)
     np.clip(codes, low, high, out=codes)
-    np.copyto(planes[0], np.rint(codes), casting="unsafe")
+    np.rint(codes, out=planes[0], casting="unsafe")
+    codes = scratch[1]
     for channel in (0, 1):
-        codes = (uv[channel] - np.float32(0.5)) * np.float32(cspan) + np.float32(zero)
+        np.subtract(uv[channel], np.float32(0.5), out=codes)
+        codes *= np.float32(cspan)
+        codes += np.float32(zero)
         np.clip(codes, chroma_low, chroma_high, out=codes)
-        np.copyto(planes[1 + channel], np.rint(codes), casting="unsafe")
+        np.rint(codes, out=planes[1 + channel], casting="unsafe")
