@@ -98,6 +98,8 @@ class Processor:
         self.pending: list[Window] = []
         self.store: dict[int, tuple[list[np.ndarray], int]] = {}
         self.spare: list[list[np.ndarray]] = []
+        # Input frames held in the runner's batch buffers rather than in tensors of their own.
+        self.borrowed: set[int] = set()
 
     # ------------------------------------------------------------ set-up
 
@@ -123,6 +125,14 @@ class Processor:
         if self.padded:
             self.log(log.VERBOSE, f"padding {link.width}x{link.height} to {padded_w}x{padded_h} for the network")
         self.scheduler: Scheduler = make_scheduler(self.options, link.time_base, link.frame_rate)
+        # When every frame is a window of its own and is not passed through, each push gives exactly
+        # one window, the next of the pending batch: its pixels can go straight to its batch position.
+        self.direct = (
+            hasattr(self.runner, "input_slot")
+            and self.options.window_frames == 1
+            and not self.options.interpolating
+            and self.runner.input_slot(0) is not None
+        )
         temporal = self.options.window_frames > 1 or self.options.interpolating
         # Image models need no scene cuts: the filter then skips the metadata lookup.
         scene_key = self.options.scene_key if temporal else ""
@@ -158,7 +168,11 @@ class Processor:
         assert self.codec is not None, "push before configure"
         if self.colour is None:
             self.colour = colour or ColourInfo(2, 2, 2)
-        tensors = self._frame_tensors()
+        tensors = self.runner.input_slot(len(self.pending)) if self.direct else None
+        if tensors is None:
+            tensors = self._frame_tensors()
+        else:
+            self.borrowed.add(seq)
         self.codec.read(planes, color_range, [t[crop] for t, crop in zip(tensors, self.frame_crop)])
         if self.padded:
             for tensor, crop in zip(tensors, self.frame_crop):
@@ -214,7 +228,9 @@ class Processor:
         done = [s for s in self.store if s < before]
         for seq in done:
             tensors, _ = self.store.pop(seq)
-            if not any(id(t) in passed_through for t in tensors):
+            if seq in self.borrowed:
+                self.borrowed.discard(seq)
+            elif not any(id(t) in passed_through for t in tensors):
                 self.spare.append(tensors)
         self.runner.release(done)
 

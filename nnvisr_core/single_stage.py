@@ -80,7 +80,21 @@ class SingleStageRunner:
             np.empty((batch, *frames, *shape), t.dtype) for t, shape in zip(self.network.outputs, out_shapes)
         ]
         self.bound: dict[int, Callable[[], None]] = {}
+        # Frames that are whole windows can be read straight into their batch position (see input_slot).
+        direct = options.window_frames == 1 and all(b.dtype == np.float32 for b in self.in_buffers)
+        self.slots = (
+            [[b[i, 0] if self.network.temporal_in else b[i] for b in self.in_buffers] for i in range(batch)]
+            if direct
+            else None
+        )
         return want_w, want_h
+
+    def input_slot(self, index: int) -> list[np.ndarray] | None:
+        """The per-frame tensors at batch position index of the input buffers, when windows are single frames.
+
+        The processor reads the frame that will be the index-th window of the next batch straight into
+        them, and run() finds it in place: no per-frame tensor, no copy. None: frames need their own store."""
+        return self.slots[index] if self.slots is not None else None
 
     def _bound(self, count: int) -> Callable[[], None]:
         """A run over the first count windows of the batch buffers."""
@@ -92,9 +106,13 @@ class SingleStageRunner:
 
     def run(self, windows: list[Window], frame: FrameLookup, colour: ColourInfo) -> OutputLookup:
         temporal_in = self.network.temporal_in
+        slots = self.slots
         for i, window in enumerate(windows):
             for t, seq in enumerate(window.frames):
-                for buffer, tensor in zip(self.in_buffers, frame(seq)):
+                tensors = frame(seq)
+                if slots is not None and tensors[0] is slots[i][0]:
+                    continue  # read in place by the processor
+                for buffer, tensor in zip(self.in_buffers, tensors):
                     np.copyto(buffer[i, t] if temporal_in else buffer[i], tensor, casting="unsafe")
         self._bound(len(windows))()
         if self.network.temporal_out:
