@@ -29,10 +29,16 @@ _instances: dict[int, _Instance] = {}
 _handles = itertools.count(1)
 
 
+# Plane views kept per instance: FFmpeg's frame pools hand the same few buffers over again and again.
+PLANE_CACHE_SIZE = 64
+
+
 class _Instance:
     def __init__(self, logger: log.LogFunction) -> None:
         self.log = logger
         self.processor: Processor | None = None
+        # (address, linesize, rows, elements, dtype) -> the numpy view _plane() makes of it
+        self.planes: dict[tuple, np.ndarray] = {}
 
 
 def _report(logger: log.LogFunction, error: BaseException) -> None:
@@ -78,13 +84,23 @@ def bind(ffi: Any, lib: Any) -> None:
         return wrapper
 
     def planes_of(instance: _Instance, frame: Any, output: bool) -> list[np.ndarray]:
+        """Views of the frame's planes; a view made before for the same memory and shape is reused
+        (it covers the very bytes a new one would)."""
         processor = instance.processor
         assert processor is not None
         dtype = processor.fmt.dtype
-        return [
-            _plane(ffi, frame.data[i], frame.linesize[i], rows, elements, dtype)
-            for i, (rows, elements) in enumerate(processor.plane_shapes(output))
-        ]
+        cache = instance.planes
+        views = []
+        for i, (rows, elements) in enumerate(processor.plane_shapes(output)):
+            pointer, linesize = frame.data[i], frame.linesize[i]
+            key = (int(ffi.cast("uintptr_t", pointer)), linesize, rows, elements, dtype)
+            view = cache.get(key)
+            if view is None:
+                if len(cache) >= PLANE_CACHE_SIZE:
+                    cache.clear()
+                view = cache[key] = _plane(ffi, pointer, linesize, rows, elements, dtype)
+            views.append(view)
+        return views
 
     @ffi.def_extern(error=0)
     def nnvisr_py_abi_version() -> int:
@@ -148,7 +164,8 @@ def bind(ffi: Any, lib: Any) -> None:
             frame.duration,
             scene,
             frame.color_range,
-            ColourInfo(frame.color_primaries, frame.color_trc, frame.colorspace),
+            # read once: the processor keeps the first frame's
+            ColourInfo(frame.color_primaries, frame.color_trc, frame.colorspace) if processor.colour is None else None,
         )
 
     @ffi.def_extern(error=-1)

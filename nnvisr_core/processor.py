@@ -121,6 +121,8 @@ class Processor:
             output_size(link.height, self.options.scale_h),
         )
         self.out_crop = [_crop(shape) for shape in self.codec.tensor_shapes(*self.out_size)]
+        # (rows, elements) of each plane of input (False) and output (True) frames
+        self._plane_shapes = {False: plane_shapes(fmt, *self.in_size), True: plane_shapes(fmt, *self.out_size)}
         self.padded = (padded_w, padded_h) != self.in_size
         if self.padded:
             self.log(log.VERBOSE, f"padding {link.width}x{link.height} to {padded_w}x{padded_h} for the network")
@@ -244,5 +246,4 @@ class Processor:
         return item.spec
 
     def plane_shapes(self, output: bool) -> list[tuple[int, int]]:
-        width, height = self.out_size if output else self.in_size
-        return plane_shapes(self.fmt, width, height)
+        return self._plane_shapes[output]
