@@ -171,7 +171,10 @@ def window_rate(samples: list[tuple[float, int]]) -> float:
     first = next((t for t, f in samples if f > 0), None)
     if first is None:
         raise RuntimeError("the run reported no frames")
-    steady = [(t, f) for t, f in samples[:-1] if t >= first + WARMUP_S]
+    # Only the first report of each new count: its time is when those frames were done (within the
+    # 50 ms report period), also when a batch finishes several frames at once.
+    changes = [s for i, s in enumerate(samples[:-1]) if i == 0 or s[1] != samples[i - 1][1]]
+    steady = [(t, f) for t, f in changes if t >= first + WARMUP_S]
     rates, start = [], 0
     for end in range(1, len(steady)):
         span = steady[end][0] - steady[start][0]
@@ -378,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="rounds for (1) and (2); (4) runs half as many")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="ONNX Runtime intra-op threads")
     parser.add_argument("--quick", action="store_true", help="2 rounds, fewer sizes: a smoke test")
+    parser.add_argument("--note", default="", help="a line for RESULTS.md, e.g. what was installed")
     parser.add_argument("--parts", default="1234", help="which parts to run, e.g. 12 (RESULTS.md needs all)")
     parser.add_argument("--nice", type=int, default=-10, help="priority of the bench and its runs (default -10)")
     parser.add_argument("--output", type=Path, default=BENCH / "RESULTS.md")
@@ -387,7 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds = 2
-    command_line = "bench/run.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    env = f"NNVISR_CACHE={shlex.quote(os.environ['NNVISR_CACHE'])} " if os.environ.get("NNVISR_CACHE") else ""
+    command_line = " ".join(
+        filter(None, [f"{env}.venv/bin/python bench/run.py", shlex.join(sys.argv[1:] if argv is None else argv)])
+    )
     peer_note = ""
     if args.no_peer:
         args.peer = None
@@ -473,7 +480,8 @@ def part_four(bench: Bench, args: argparse.Namespace):
     for size in sizes:
         for batch in batches if size == (320, 176) else [1, 4]:
             configs = [bench.bare(bench.conv, *size, batch), bench.nnvisr(bench.conv, *size, batch)]
-            frames = bench.frames_for(*size, 4.0, CONV_FPS_PIXELS)
+            # Longer runs for big frames: a batch there takes long, and the windows need several batches.
+            frames = bench.frames_for(*size, 4.0 if size[0] * size[1] <= W * H else 8.0, CONV_FPS_PIXELS)
             per = steady_fps(configs, frames, max(2, args.rounds // 2), bench.log)
             four.append((size, batch, configs, frames, per))
     return four
@@ -493,6 +501,7 @@ def report(bench: Bench, args, results: dict, command_line: str, peer_note: str,
         f"Produced by `{command_line}` on {started:%Y-%m-%d %H:%M} UTC (the whole file, every figure below, "
         "comes from that one run).",
         "",
+        *([args.note, ""] if args.note else []),
         "## Machine and versions",
         "",
         *machine_lines(bench.ffmpeg, bench.peer),
@@ -515,7 +524,8 @@ def report(bench: Bench, args, results: dict, command_line: str, peer_note: str,
         "(`-progress pipe:1 -stats_period 0.05`), the bare loop prints `frame=N` likewise, and the bench stamps "
         f"each line as it arrives. The clock starts {WARMUP_S:g} s after the first frame came out (Python, imports, "
         "model load, session creation and the first runs are before that); the rest of the run is cut into "
-        f"{WINDOW_S:g} s windows and the median of their rates is the run's fps, so that a short disturbance does "
+        f"windows of at least {WINDOW_S:g} s, from report to report where the count changed (a batch finishes "
+        "several frames at once), and the median of their rates is the run's fps, so that a short disturbance does "
         "not count. The last report (end of run, flush) is left out.",
         "- The configurations of one round run one after the other; the figure is the median over the rounds "
         "(the range is shown as min-max), so that the machine's slow spells (it is a shared VM) hit all alike.",
