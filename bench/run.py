@@ -36,6 +36,7 @@ import os
 import platform
 import resource
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -549,7 +550,24 @@ def report(bench: Bench, args, results: dict, command_line: str, peer_note: str,
         out += report_three(results["three"])
     if "four" in results:
         out += report_four(results["four"])
-    return out
+    return out + report_gpu()
+
+
+GPU_NONE = [
+    "## GPU",
+    "",
+    "No GPU figures: this machine has no NVIDIA GPU (`nvidia-smi` absent), and no GPU machine was lent to the work "
+    "that produced this file. The TensorRT and ONNX Runtime CUDA backends have not run yet; a GPU run of this bench "
+    "is to record the GPU, library versions, model, resolution, batch, precision and both fps here.",
+    "",
+]
+
+
+def report_gpu() -> list[str]:
+    """Say plainly whether GPU figures could be made on this machine."""
+    if shutil.which("nvidia-smi") is None:
+        return GPU_NONE
+    return ["## GPU", "", f"- {first_line(['nvidia-smi', '-L'])}: GPU parts of the bench are not written yet.", ""]
 
 
 def report_one(bench: Bench, args, one) -> list[str]:
