@@ -81,17 +81,7 @@ def _index_checksums(apt, package: str, version: str) -> dict[str, tuple[str, in
     proc = subprocess.run(["apt-cache", *apt.options, "showsrc", package], capture_output=True, text=True, check=False)
     for stanza in re.split(r"\n\s*\n", proc.stdout):
         if re.search(rf"^Version:\s*{re.escape(version)}\s*$", stanza, re.MULTILINE):
-            sums: dict[str, tuple[str, int]] = {}
-            inside = False
-            for line in stanza.splitlines():
-                if line.startswith("Checksums-Sha256:"):
-                    inside = True
-                elif inside and line[:1] == " ":
-                    sha, size, name = line.split()
-                    sums[name] = (sha, int(size))
-                elif inside:
-                    break
-            return sums
+            return bf.checksums_field(stanza)
     return {}
 
 

@@ -423,9 +423,14 @@ def newest_version(versions: list[str]) -> str:
 
 def dsc_checksums(dsc: Path) -> dict[str, tuple[str, int]]:
     """name -> (sha256, size) from the Checksums-Sha256 field of a .dsc."""
+    return checksums_field(dsc.read_text(errors="replace"))
+
+
+def checksums_field(text: str) -> dict[str, tuple[str, int]]:
+    """name -> (sha256, size) from a Checksums-Sha256 field (a .dsc, or a Sources stanza)."""
     sums: dict[str, tuple[str, int]] = {}
     inside = False
-    for line in dsc.read_text(errors="replace").splitlines():
+    for line in text.splitlines():
         if line.startswith("Checksums-Sha256:"):
             inside = True
         elif inside and line[:1] == " ":
