@@ -42,6 +42,10 @@ class Runner(Protocol):
         """Forget what the runner keeps for these input frames."""
         ...
 
+    def input_slot(self, index: int) -> list[np.ndarray] | None:
+        """Tensors at batch position index that a single-frame window can be read into, or None."""
+        ...
+
 
 @dataclasses.dataclass(frozen=True)
 class LinkConfig:
@@ -130,8 +134,7 @@ class Processor:
         # When every frame is a window of its own and is not passed through, each push gives exactly
         # one window, the next of the pending batch: its pixels can go straight to its batch position.
         self.direct = (
-            hasattr(self.runner, "input_slot")
-            and self.options.window_frames == 1
+            self.options.window_frames == 1
             and not self.options.interpolating
             and self.runner.input_slot(0) is not None
         )

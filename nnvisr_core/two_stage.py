@@ -310,6 +310,10 @@ class TwoStageRunner:
         self._bound(self.bound_fusion, self.fusion, self.fusion_in, self.fusion_out, len(windows))()
         return lambda i, k: [self.fusion_out[name][i] for name in self.output_names(k)]
 
+    def input_slot(self, index: int) -> list[np.ndarray] | None:
+        """Frames go to the extraction network through the frame store, never straight to a batch."""
+        return None
+
     def release(self, seqs: list[int]) -> None:
         for seq in seqs:
             levels = self.features.pop(seq, None)
