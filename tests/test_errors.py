@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pathlib
 import signal
 
 import onnx_models
+import onnxruntime as ort
 import pytest
 from ffmpeg_run import run
 
@@ -87,9 +89,22 @@ def test_bad_norm_option(ffmpeg: pathlib.Path) -> None:
     assert_clean_failure(result, "option norm_mean: expected three numbers")
 
 
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
 def test_tensorrt_unavailable(ffmpeg: pathlib.Path) -> None:
     result = run_filter(ffmpeg, "nnvisr=backend=tensorrt")
-    assert_clean_failure(result, "backend=tensorrt")
+    assert_clean_failure(result, "backend=tensorrt needs the tensorrt and cuda-python packages")
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="CUDA is available here")
+def test_cuda_unavailable(ffmpeg: pathlib.Path) -> None:
+    result = run_filter(ffmpeg, "nnvisr=backend=cuda")
+    assert_clean_failure(result, "backend=cuda needs onnxruntime-gpu with a CUDA device")
+
+
+def test_auto_falls_back_to_the_cpu_and_says_so(ffmpeg: pathlib.Path) -> None:
+    result = run_filter(ffmpeg, "nnvisr=backend=auto")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "backend: onnxruntime" in result.stderr and "CPU" in result.stderr
 
 
 def test_missing_bridge(ffmpeg: pathlib.Path, tmp_path: pathlib.Path) -> None:
