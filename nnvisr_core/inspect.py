@@ -50,7 +50,8 @@ def describe(settings: list[str], width: int, height: int) -> list[str]:
         lines.append(f"size check: {_check_size(runner, options, network.family, width, height)}")
     else:
         assert isinstance(runner, TwoStageRunner)
-        lines.append(f"two-stage model in {runner.directory}, colour folders: {', '.join(runner.folders)}")
+        serves = " (serves every colour space: any_colour)" if runner.any_colour else ""
+        lines.append(f"two-stage model in {runner.directory}, colour folders: {', '.join(runner.folders)}{serves}")
         for folder in runner.folders:
             family = "yuv420" if folder.startswith("yuv") else "rgb"
             fe_name, ff_name = file_names(options, family)

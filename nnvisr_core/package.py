@@ -42,6 +42,12 @@ class TwoStagePackage:
     config: dict[str, Any]
     source: str
 
+    @property
+    def any_colour(self) -> bool:
+        """nnvisr.json "any_colour": true: one folder serves video of every colour space (networks
+        trained on photographs of no particular colour space, such as the bundled ones)."""
+        return self.config.get("any_colour") is True
+
 
 def colour_folders(directory: pathlib.Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.is_dir() and family_of_folder(p.name))
@@ -95,14 +101,10 @@ def locate(model: str | None, model_path: str | None = None) -> ModelPackage | T
             raise NnvisrError(f"{directory} holds no colour-space folder (such as rgb_1_1 or yuv_1_1_1)")
         return _two_stage(directory)
     if not model:
-        return _from_directory(BUNDLED / DEFAULT_MODEL)
+        return _package(BUNDLED / DEFAULT_MODEL)
     path = pathlib.Path(model).expanduser()
     if path.is_dir():
-        manifest = path / MANIFEST
-        single_stage = manifest.is_file() and "onnx" in _read_manifest(manifest)
-        if colour_folders(path) and not single_stage:
-            return _two_stage(path)
-        return _from_directory(path)
+        return _package(path)
     if path.is_file():
         if path.suffix.lower() != ".onnx":
             raise NnvisrError(f"model {path} is neither a directory nor an .onnx file")
@@ -110,6 +112,15 @@ def locate(model: str | None, model_path: str | None = None) -> ModelPackage | T
     if _is_bare(model):
         return _installed(model)
     raise NnvisrError(f"model {model}: no such file or directory")
+
+
+def _package(directory: pathlib.Path) -> ModelPackage | TwoStagePackage:
+    """A folder holding colour folders is a two-stage package unless its nnvisr.json names one .onnx file."""
+    manifest = directory / MANIFEST
+    single_stage = manifest.is_file() and "onnx" in _read_manifest(manifest)
+    if colour_folders(directory) and not single_stage:
+        return _two_stage(directory)
+    return _from_directory(directory)
 
 
 def search_dirs() -> list[pathlib.Path]:
@@ -130,10 +141,10 @@ def _is_bare(model: str) -> bool:
     return model not in (".", "..") and "/" not in model and not model.startswith("~")
 
 
-def _installed(name: str) -> ModelPackage:
+def _installed(name: str) -> ModelPackage | TwoStagePackage:
     for directory in search_dirs():
         if (directory / name).is_dir():
-            return _from_directory(directory / name)
+            return _package(directory / name)
     names = ", ".join(available_models()) or "none"
     raise NnvisrError(
         f"model {name}: no such file or directory, nor an installed model of that name (available: {names}; "

@@ -20,6 +20,12 @@ import numpy as np
 
 from .errors import NnvisrError
 
+try:  # C loops for packed rgb24, built with the package (meson); numpy does the same without them
+    from ._pixel_kernels import ffi as _ffi
+    from ._pixel_kernels import lib as _kernels
+except ImportError:  # a source tree without the built module
+    _kernels = None
+
 RGB = "rgb"
 YUV420 = "yuv420"
 
@@ -105,9 +111,26 @@ class RgbNormalisation:
     def is_plain(self) -> bool:
         return not self.offset.any()
 
+    @functools.cached_property
+    def c_arrays(self) -> tuple:
+        """gain and offset as float* for the C loop; the numpy arrays are kept alive with them."""
+        gain, offset = np.ascontiguousarray(self.gain.ravel()), np.ascontiguousarray(self.offset.ravel())
+        return gain, offset, _ffi.from_buffer("float[]", gain), _ffi.from_buffer("float[]", offset)
+
+
+def _packed_u8_in_c(fmt: PixelFormat, tensor: np.ndarray) -> bool:
+    return (_kernels is not None and fmt.packed and fmt.depth == 8 and tensor.dtype == np.float32
+            and tensor.flags.c_contiguous)
+
 
 def read_rgb(fmt: PixelFormat, planes: list[np.ndarray], norm: RgbNormalisation, out: np.ndarray) -> None:
     """planes: [H, W*3] for packed, else three [H, W] planes; out: [3, H, W]."""
+    if _packed_u8_in_c(fmt, out):
+        plane = planes[0]
+        _, _, gain, offset = norm.c_arrays
+        _kernels.nnvisr_rgb24_read(_ffi.cast("uint8_t *", plane.ctypes.data), plane.strides[0], out.shape[2],
+                                   out.shape[1], _ffi.cast("float *", out.ctypes.data), gain, offset)
+        return
     if fmt.packed:
         height, row = planes[0].shape
         source = planes[0].reshape(height, row // 3, 3).transpose(2, 0, 1)
@@ -131,7 +154,15 @@ def write_rgb(
     scratch: a float32 array of the tensor's shape to compute in (else one is
     allocated). Rounding is fused with the store into the frame, and packed
     frames are written one channel at a time: numpy then walks each row
-    with a stride of 3 bytes instead of copying 3 bytes at a time."""
+    with a stride of 3 bytes instead of copying 3 bytes at a time. Packed
+    8-bit frames go through the C loop when it is built (same results)."""
+    if _packed_u8_in_c(fmt, tensor):
+        plane = planes[0]
+        _, _, gain, offset = norm.c_arrays
+        if _kernels.nnvisr_rgb24_write(_ffi.cast("float *", tensor.ctypes.data), tensor.shape[2], tensor.shape[1],
+                                       _ffi.cast("uint8_t *", plane.ctypes.data), plane.strides[0], gain, offset):
+            raise MemoryError("rgb24 write: out of memory")
+        return
     codes = scratch if scratch is not None and scratch.shape == tensor.shape else np.empty(tensor.shape, np.float32)
     if norm.is_plain:
         np.divide(tensor, norm.gain, out=codes)

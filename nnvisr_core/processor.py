@@ -87,7 +87,7 @@ def open_model(command_line: dict, logger: LogFunction) -> tuple[Options, Runner
     pkg = package.locate(command_line.get("model"), command_line.get("model_path"))
     options = merge(from_package(pkg.config, pkg.source), command_line)
     if isinstance(pkg, package.TwoStagePackage):
-        return options, TwoStageRunner(pkg.directory, pkg.folders, options, logger)
+        return options, TwoStageRunner(pkg.directory, pkg.folders, options, logger, pkg.any_colour)
     backend = open_backend(pkg.onnx_path, options, logger, options.batch_size_fusion)
     return options, SingleStageRunner(backend, options)
 

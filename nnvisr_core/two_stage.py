@@ -50,11 +50,15 @@ def level_sizes(width: int, height: int, levels: int) -> list[tuple[int, int]]:
 
 
 class TwoStageRunner:
-    def __init__(self, directory: pathlib.Path, folders: list[str], options: Options, logger: LogFunction) -> None:
+    def __init__(
+        self, directory: pathlib.Path, folders: list[str], options: Options, logger: LogFunction,
+        any_colour: bool = False,
+    ) -> None:
         if options.scale_w is None:
             raise NnvisrError("two-stage models need scale_factor (it is part of their file names)")
         self.directory = directory
         self.folders = folders
+        self.any_colour = any_colour
         self.options = options
         self.log = logger
         self.families = sorted({f for f in map(family_of_folder, folders) if f})
@@ -92,6 +96,10 @@ class TwoStageRunner:
         return out_w, out_h
 
     def _load(self, colour: ColourInfo) -> None:
+        same_family = [f for f in self.folders if family_of_folder(f) == self.family]
+        if self.any_colour and len(same_family) == 1:
+            self.load_folder(same_family[0])
+            return
         folder, warnings = choose_folder(self.folders, self.family, colour, str(self.directory))
         for warning in warnings:
             self.log(log.WARNING, warning)

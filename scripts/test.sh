@@ -9,7 +9,7 @@ scripts/setup.sh --test --series "${NNVISR_SERIES:-7.1 8.1}"
 
 echo
 echo "== ruff"
-.venv/bin/ruff check nnvisr_core tests tools bench ffmpeg_filter
+.venv/bin/ruff check nnvisr_core tests tools bench ffmpeg_filter training
 echo
 echo "== pytest"
 NNVISR_REQUIRE_FFMPEG=1 .venv/bin/python -m pytest "$@"

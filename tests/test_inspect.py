@@ -19,7 +19,7 @@ def inspect(*args: str) -> subprocess.CompletedProcess:
 def test_bundled_model() -> None:
     result = inspect("--size", "40x30")
     assert result.returncode == 0, result.stderr
-    assert "single-stage rgb model" in result.stdout
+    assert "two-stage model in" in result.stdout and "rgb_1_1: fe_n3_2x2_l2.onnx + ff_n3_2x2_l2.onnx" in result.stdout
     assert "size check: 40x30 -> 80x60 (scale_factor=2, scale_factor_h=2)" in result.stdout
 
 

@@ -15,9 +15,12 @@ from nnvisr_core.network import describe_network
 
 
 def test_bundled_default_package() -> None:
+    """The default is two-stage (3-frame windows, x2) and serves every colour space from one folder."""
     pkg = package.locate(None)
-    assert pkg.onnx_path.is_file()
-    assert pkg.config["scale_factor"] == 2
+    assert isinstance(pkg, package.TwoStagePackage)
+    assert pkg.config["scale_factor"] == 2 and pkg.config["input_count"] == 3
+    assert pkg.folders == ["rgb_1_1"] and pkg.any_colour
+    assert package.locate("interpolate").config["interpolation"] is True
 
 
 def test_directory_with_one_onnx_file(tmp_path: pathlib.Path) -> None:

@@ -295,7 +295,7 @@ def test_bare_name_lookup(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(tmp_path)
     assert package.locate("mine").onnx_path == installed / "mine" / "m.onnx"
     assert package.locate("default").source == str(package.BUNDLED / "default")
-    with pytest.raises(NnvisrError, match=r"model nosuch: no such file .*available: default, mine;"):
+    with pytest.raises(NnvisrError, match=r"model nosuch: no such file .*available: default, interpolate, mine;"):
         package.locate("nosuch")
     with pytest.raises(NnvisrError, match=r"^model sub/nosuch: no such file or directory$"):
         package.locate("sub/nosuch")

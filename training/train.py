@@ -1,0 +1,133 @@
+"""Train a bundled network on the CPU and write its model package.
+
+    python training/train.py vsr --frames 3 --out nnvisr_core/models/default
+    python training/train.py vsr --frames 1 --out training/runs/single-frame     (the baseline)
+    python training/train.py interp --out nnvisr_core/models/interpolate
+
+Seeded: the same command on the same torch build gives the same weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pathlib
+import time
+
+import torch
+from data import ClipSampler, box_down
+from export import write_package
+from nets import InterpExtract, InterpFusion, VsrExtract, VsrFusion
+
+
+def charbonnier(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.sqrt((x - y) ** 2 + 1e-6).mean()
+
+
+def vsr_loss(extract: VsrExtract, fusion: VsrFusion, clips: torch.Tensor, frames: int) -> torch.Tensor:
+    """clips [B,3,3,H,W]: every model sees the same frames; a window model sees them in windows of `frames`."""
+    batch, length = clips.shape[:2]
+    windows = clips.reshape(batch * length // frames, frames, *clips.shape[2:])
+    low = box_down(windows.flatten(0, 1))
+    levels = [level.unflatten(0, (-1, frames)) for level in extract(low)]
+    features = [level[:, j] for j in range(frames) for level in levels]
+    outputs = torch.stack(fusion(*features), 1)
+    return charbonnier(outputs, windows)
+
+
+def interp_loss(extract: InterpExtract, fusion: InterpFusion, clips: torch.Tensor) -> torch.Tensor:
+    first, middle, last = clips[:, 0], clips[:, 1], clips[:, 2]
+    levels = extract(torch.cat([first, last]))
+    f0 = [level[: len(first)] for level in levels]
+    f2 = [level[len(first):] for level in levels]
+    return charbonnier(fusion(*f0, *f2), middle)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("task", choices=["vsr", "interp"])
+    parser.add_argument("--out", type=pathlib.Path, required=True, help="model package folder to write")
+    parser.add_argument("--frames", type=int, default=3, help="vsr: frames per window (1: single-frame baseline)")
+    parser.add_argument("--channels", type=int, default=16, help="feature_count")
+    parser.add_argument("--body", type=int, default=16, help="width of the reconstruction / flow layers")
+    parser.add_argument("--layers", type=int, default=2, help="vsr: reconstruction layers")
+    parser.add_argument("--align-full", action="store_true",
+                        help="vsr: sample the neighbours' full-resolution features (offsets still from level 1)")
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--batch", type=int, default=8, help="clips per step")
+    parser.add_argument("--size", type=int, default=96, help="training patch size at output resolution")
+    parser.add_argument("--max-speed", type=int, default=8, help="motion per frame, in photograph pixels")
+    parser.add_argument("--opencv-data", type=pathlib.Path,
+                        help="OpenCV's sample data folder (python tools/sample_clip.py --opencv-data prints it)")
+    parser.add_argument("--blur-share", type=float, default=0.0, help="share of clips made from a blurred photograph")
+    parser.add_argument("--video-share", type=float, default=0.0,
+                        help="share of clips cut from OpenCV's sample videos (needs --opencv-data and PyAV)")
+    parser.add_argument("--video-step", type=int, default=1,
+                        help="video clips take every k-th frame, k drawn from 1 to this (larger motion)")
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    sampler = ClipSampler(3, args.size, args.max_speed, args.seed, args.opencv_data, args.blur_share,
+                           args.video_share, args.video_step)
+    if args.task == "vsr":
+        extract, fusion = VsrExtract(args.channels), VsrFusion(args.frames, args.channels, args.body, args.layers,
+                                                                    align_full=args.align_full)
+        loss_of = lambda clips: vsr_loss(extract, fusion, clips, args.frames)  # noqa: E731
+    else:
+        extract, fusion = InterpExtract(args.channels), InterpFusion(args.channels, args.body)
+        loss_of = lambda clips: interp_loss(extract, fusion, clips)  # noqa: E731
+    parameters = list(extract.parameters()) + list(fusion.parameters())
+    optimiser = torch.optim.Adam(parameters, lr=args.lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: min(1, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / args.steps)))
+    start, running = time.monotonic(), 0.0
+    for step in range(1, args.steps + 1):
+        loss = loss_of(sampler.batch(args.batch))
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+        optimiser.step()
+        schedule.step()
+        running += loss.item()
+        if step % 100 == 0:
+            print(f"step {step}/{args.steps}  loss {running / 100:.5f}  {time.monotonic() - start:.0f} s", flush=True)
+            running = 0.0
+    seconds = time.monotonic() - start
+    count = sum(p.numel() for p in parameters)
+    print(f"trained {args.steps} steps in {seconds / 60:.1f} min, {count} parameters", flush=True)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = {key: str(value) if isinstance(value, pathlib.Path) else value for key, value in vars(args).items()}
+    torch.save({"extract": extract.state_dict(), "fusion": fusion.state_dict(), "args": command},
+               args.out / "weights.pt")
+    if args.task == "vsr":
+        n = args.frames
+        manifest = {
+            "description": f"x2 video super resolution, {n}-frame windows, deformable alignment; "
+                           f"{count} parameters, trained {args.steps} steps ({seconds / 60:.0f} min on 2 CPU cores) "
+                           "by training/train.py on scikit-image photographs with synthetic motion",
+            "any_colour": True, "input_count": n, "scale_factor": 2, "feature_count": args.channels,
+            "extraction_layers": 2,
+        }
+        write_package(args.out, f"n{n}_2x2_l2", extract, fusion, args.channels, 2, list(range(n)),
+                      list(range(1, n + 1)), manifest)
+    else:
+        manifest = {
+            "description": f"2x frame rate interpolation (flow estimation and warping); {count} parameters, "
+                           f"trained {args.steps} steps ({seconds / 60:.0f} min on 2 CPU cores) by training/train.py "
+                           "on scikit-image photographs with synthetic motion",
+            "any_colour": True, "input_count": 1, "extra_frame": True, "interpolation": True, "scale_factor": 1,
+            "feature_count": args.channels, "extraction_layers": 3,
+        }
+        write_package(args.out, "n1_1x1_l3", extract, fusion, args.channels, 3, [0, 2], [1], manifest)
+    facts = {"steps": args.steps, "minutes": round(seconds / 60, 1), "parameters": count, "command": command}
+    (args.out / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
