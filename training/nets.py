@@ -8,9 +8,9 @@ merges them, brings them back to full resolution and adds a learned residual
 to the bilinearly upscaled frame. With n = 1 the same network, without the
 alignment, is the single-frame baseline.
 
-Interpolation (2 frames in, the middle one out): a three-level pyramid; the
-flow from the middle frame to both sides is estimated at quarter resolution,
-refined at half, and both frames are warped (ONNX GridSample) and blended by a
+Interpolation (2 frames in, the middle one out): a pyramid of L levels; the
+flow from the middle frame to both sides is estimated at the coarsest,
+refined level by level, and both frames are warped (ONNX GridSample) and blended by a
 predicted mask; every estimate is made symmetric in time (InterpFusion).
 """
 
@@ -110,16 +110,16 @@ class VsrFusion(nn.Module):
 
 
 class InterpExtract(nn.Module):
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, levels: int = 3) -> None:
         super().__init__()
         self.first = conv(3, channels - 3)
-        self.down1 = conv(channels, channels, 2)
-        self.down2 = conv(channels, channels, 2)
+        self.downs = nn.ModuleList(conv(channels, channels, 2) for _ in range(levels - 1))
 
-    def forward(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        level0 = torch.cat([rgb, act(self.first(rgb))], 1)
-        level1 = act(self.down1(level0))
-        return level0, level1, act(self.down2(level1))
+    def forward(self, rgb: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        levels = [torch.cat([rgb, act(self.first(rgb))], 1)]
+        for down in self.downs:
+            levels.append(act(down(levels[-1])))
+        return tuple(levels)
 
 
 def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -144,12 +144,15 @@ class InterpFusion(nn.Module):
     linear motion (the flow to frame 2 is minus the flow to frame 0), so two identical frames give zero
     flow, an even blend and that very frame back: static content is never disturbed."""
 
-    def __init__(self, channels: int, width: int) -> None:
+    def __init__(self, channels: int, width: int, levels: int = 3) -> None:
         super().__init__()
+        self.levels = levels
         self.coarse = nn.Sequential(conv(2 * channels, width), nn.LeakyReLU(0.1), conv(width, width), nn.LeakyReLU(0.1),
                                     conv(width, width), nn.LeakyReLU(0.1), zero(conv(width, 2)))
-        self.refine = nn.Sequential(conv(2 * channels + 2, width), nn.LeakyReLU(0.1), conv(width, width),
-                                    nn.LeakyReLU(0.1), zero(conv(width, 2)))
+        self.refines = nn.ModuleList(
+            nn.Sequential(conv(2 * channels + 2, width), nn.LeakyReLU(0.1), conv(width, width), nn.LeakyReLU(0.1),
+                          zero(conv(width, 2)))
+            for _ in range(levels - 2))
         self.blend = nn.Sequential(conv(2 * channels + 2, channels), nn.LeakyReLU(0.1), conv(channels, channels),
                                    nn.LeakyReLU(0.1), zero(conv(channels, 1)))
 
@@ -164,12 +167,15 @@ class InterpFusion(nn.Module):
         out = net(torch.cat([torch.cat(forward, 1), torch.cat(backward, 1)]))
         return (out[: len(a)] - out[len(a):]) / 2
 
-    def forward(self, f0l0: torch.Tensor, f0l1: torch.Tensor, f0l2: torch.Tensor,
-                f2l0: torch.Tensor, f2l1: torch.Tensor, f2l2: torch.Tensor) -> torch.Tensor:
-        # flow from the middle frame's grid to frame 0; to frame 2 it is the opposite
-        flow = up_flow(self.antisymmetric(self.coarse, f0l2, f2l2), f0l1)
-        flow = flow + self.antisymmetric(self.refine, warp(f0l1, flow), warp(f2l1, -flow), flow)
-        flow = up_flow(flow, f0l0)
-        warped0, warped2 = warp(f0l0, flow), warp(f2l0, -flow)
+    def forward(self, *features: torch.Tensor) -> torch.Tensor:
+        """features: f0l0 .. f0l{L-1}, then f2l0 .. f2l{L-1}."""
+        first, last = features[: self.levels], features[self.levels:]
+        # flow from the middle frame's grid to frame 0, from the coarsest level; to frame 2 it is the opposite
+        flow = self.antisymmetric(self.coarse, first[-1], last[-1])
+        for level, refine in zip(range(self.levels - 2, 0, -1), self.refines, strict=True):
+            flow = up_flow(flow, first[level])
+            flow = flow + self.antisymmetric(refine, warp(first[level], flow), warp(last[level], -flow), flow)
+        flow = up_flow(flow, first[0])
+        warped0, warped2 = warp(first[0], flow), warp(last[0], -flow)
         weight = torch.sigmoid(self.antisymmetric(self.blend, warped0, warped2, flow))
         return weight * warped0[:, :3] + (1 - weight) * warped2[:, :3]

@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=16, help="feature_count")
     parser.add_argument("--body", type=int, default=16, help="width of the reconstruction / flow layers")
     parser.add_argument("--layers", type=int, default=2, help="vsr: reconstruction layers")
+    parser.add_argument("--levels", type=int, default=3, help="interp: pyramid levels (extraction_layers)")
     parser.add_argument("--align-full", action="store_true",
                         help="vsr: sample the neighbours' full-resolution features (offsets still from level 1)")
     parser.add_argument("--steps", type=int, default=4000)
@@ -79,7 +80,7 @@ def main() -> None:
                                                                     align_full=args.align_full)
         loss_of = lambda clips: vsr_loss(extract, fusion, clips, args.frames)  # noqa: E731
     else:
-        extract, fusion = InterpExtract(args.channels), InterpFusion(args.channels, args.body)
+        extract, fusion = InterpExtract(args.channels, args.levels), InterpFusion(args.channels, args.body, args.levels)
         loss_of = lambda clips: interp_loss(extract, fusion, clips)  # noqa: E731
     parameters = list(extract.parameters()) + list(fusion.parameters())
     optimiser = torch.optim.Adam(parameters, lr=args.lr)
@@ -105,12 +106,15 @@ def main() -> None:
     command = {key: str(value) if isinstance(value, pathlib.Path) else value for key, value in vars(args).items()}
     torch.save({"extract": extract.state_dict(), "fusion": fusion.state_dict(), "args": command},
                args.out / "weights.pt")
+    sources = "scikit-image photographs" + (" and OpenCV's sample photographs" if args.opencv_data else "")
+    sources += " with synthetic motion" + (" and OpenCV's sample videos" if args.video_share > 0 else "")
     if args.task == "vsr":
         n = args.frames
+        layout = f"{n}-frame windows, deformable alignment" if n > 1 else "one frame at a time"
         manifest = {
-            "description": f"x2 video super resolution, {n}-frame windows, deformable alignment; "
-                           f"{count} parameters, trained {args.steps} steps ({seconds / 60:.0f} min on 2 CPU cores) "
-                           "by training/train.py on scikit-image photographs with synthetic motion",
+            "description": f"x2 video super resolution, {layout}; "
+                           f"{count} parameters, trained {args.steps} steps ({seconds / 60:.0f} min on a 2-core CPU) "
+                           f"by training/train.py on {sources}",
             "any_colour": True, "input_count": n, "scale_factor": 2, "feature_count": args.channels,
             "extraction_layers": 2,
         }
@@ -119,12 +123,13 @@ def main() -> None:
     else:
         manifest = {
             "description": f"2x frame rate interpolation (flow estimation and warping); {count} parameters, "
-                           f"trained {args.steps} steps ({seconds / 60:.0f} min on 2 CPU cores) by training/train.py "
-                           "on scikit-image photographs with synthetic motion",
+                           f"trained {args.steps} steps ({seconds / 60:.0f} min on a 2-core CPU) by training/train.py "
+                           f"on {sources}",
             "any_colour": True, "input_count": 1, "extra_frame": True, "interpolation": True, "scale_factor": 1,
-            "feature_count": args.channels, "extraction_layers": 3,
+            "feature_count": args.channels, "extraction_layers": args.levels,
         }
-        write_package(args.out, "n1_1x1_l3", extract, fusion, args.channels, 3, [0, 2], [1], manifest)
+        write_package(args.out, f"n1_1x1_l{args.levels}", extract, fusion, args.channels, args.levels, [0, 2], [1],
+                      manifest)
     facts = {"steps": args.steps, "minutes": round(seconds / 60, 1), "parameters": count, "command": command}
     (args.out / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
 
