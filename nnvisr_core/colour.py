@@ -59,7 +59,15 @@ def folder_name(family: str, colour: ColourInfo) -> tuple[str, list[str]]:
     return f"yuv_{primaries}_{transfer}_{matrix}", warnings
 
 
-def choose_folder(present: list[str], family: str, colour: ColourInfo, where: str) -> tuple[str, list[str]]:
+def choose_folder(
+    present: list[str], family: str, colour: ColourInfo, where: str, any_colour: bool = False
+) -> tuple[str, list[str]]:
+    """The folder for this video and the warnings to log. any_colour (nnvisr.json): a package whose one
+    folder of the family serves video of every colour space."""
+    if any_colour:
+        same_family = [folder for folder in present if family_of_folder(folder) == family]
+        if len(same_family) == 1:
+            return same_family[0], []
     wanted, warnings = folder_name(family, colour)
     if wanted not in present:
         raise NnvisrError(

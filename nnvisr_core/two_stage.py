@@ -96,11 +96,7 @@ class TwoStageRunner:
         return out_w, out_h
 
     def _load(self, colour: ColourInfo) -> None:
-        same_family = [f for f in self.folders if family_of_folder(f) == self.family]
-        if self.any_colour and len(same_family) == 1:
-            self.load_folder(same_family[0])
-            return
-        folder, warnings = choose_folder(self.folders, self.family, colour, str(self.directory))
+        folder, warnings = choose_folder(self.folders, self.family, colour, str(self.directory), self.any_colour)
         for warning in warnings:
             self.log(log.WARNING, warning)
         self.load_folder(folder)

@@ -36,3 +36,13 @@ def test_folder_families() -> None:
     assert family_of_folder("yuv_9_16_9") == "yuv420"
     assert family_of_folder("rgb_1") is None
     assert family_of_folder("engines") is None
+
+
+def test_any_colour_package_serves_every_colour_space() -> None:
+    """any_colour: the one folder of the family serves PQ BT.2020 video too, silently; with two folders
+    of the family the colour description still decides."""
+    pq = ColourInfo(9, 16, 9)
+    assert choose_folder(["rgb_1_1"], "rgb", pq, "m", any_colour=True) == ("rgb_1_1", [])
+    with pytest.raises(NnvisrError, match="no colour-space folder rgb_9_16"):
+        choose_folder(["rgb_1_1"], "rgb", pq, "m")
+    assert choose_folder(["rgb_1_1", "rgb_9_16"], "rgb", pq, "m", any_colour=True) == ("rgb_9_16", [])

@@ -49,41 +49,30 @@ class VsrExtract(nn.Module):
 
 
 class Aligner(nn.Module):
-    """Aligns a neighbour's features to the target's with a modulated deformable convolution. Offsets and
-    mask always come from the half-resolution (level 1) pair; with full=True they are brought up to
-    level 0 and the level-0 features are sampled, so the neighbour's own sub-pixel detail is kept."""
+    """Aligns a neighbour's half-resolution features to the target's."""
 
-    def __init__(self, channels: int, groups: int, full: bool = False) -> None:
+    def __init__(self, channels: int, groups: int) -> None:
         super().__init__()
-        self.groups, self.full = groups, full
+        self.groups = groups
         self.offset_body = conv(2 * channels, channels)
         self.offset_out = zero(conv(channels, 27 * groups))  # zero offsets: a plain convolution at first
         self.deform = DeformConv(channels, channels, groups)
 
-    def forward(self, target: torch.Tensor, neighbour: torch.Tensor, neighbour0: torch.Tensor | None = None
-                ) -> torch.Tensor:
+    def forward(self, target: torch.Tensor, neighbour: torch.Tensor) -> torch.Tensor:
         out = self.offset_out(act(self.offset_body(torch.cat([target, neighbour], 1))))
-        offset, mask = out[:, : 18 * self.groups], out[:, 18 * self.groups:]
-        if self.full:
-            size = neighbour0.shape[2:]
-            offset = F.interpolate(offset, size=size, mode="bilinear", align_corners=False) * 2
-            mask = F.interpolate(mask, size=size, mode="bilinear", align_corners=False)
-            neighbour = neighbour0
-        return act(self.deform(neighbour, offset, torch.sigmoid(mask)))
+        offset, mask = out[:, : 18 * self.groups], torch.sigmoid(out[:, 18 * self.groups:])
+        return act(self.deform(neighbour, offset, mask))
 
 
 class VsrFusion(nn.Module):
-    def __init__(self, frames: int, channels: int, body: int, layers: int, groups: int = 1,
-                 align_full: bool = False) -> None:
+    def __init__(self, frames: int, channels: int, body: int, layers: int, groups: int = 1) -> None:
         super().__init__()
-        self.frames, self.align_full = frames, align_full
+        self.frames = frames
         if frames > 1:
-            self.aligner = Aligner(channels, groups, align_full)
-            if not align_full:
-                self.merge = conv(frames * channels, channels)
-                self.up = conv(channels, 4 * channels)
-        head_inputs = channels if frames == 1 else frames * channels if align_full else 2 * channels
-        self.head = conv(head_inputs, body)
+            self.aligner = Aligner(channels, groups)
+            self.merge = conv(frames * channels, channels)
+            self.up = conv(channels, 4 * channels)
+        self.head = conv(2 * channels if frames > 1 else channels, body)
         self.body = nn.ModuleList(conv(body, body) for _ in range(layers))
         self.tail = conv(body, 12)
 
@@ -93,10 +82,7 @@ class VsrFusion(nn.Module):
         outputs = []
         for j in range(self.frames):
             x = level0[j]
-            if self.frames > 1 and self.align_full:
-                aligned = [self.aligner(level1[j], level1[k], level0[k]) for k in range(self.frames) if k != j]
-                x = torch.cat([x] + aligned, 1)
-            elif self.frames > 1:
+            if self.frames > 1:
                 aligned = [level1[j]] + [self.aligner(level1[j], level1[k]) for k in range(self.frames) if k != j]
                 half = act(self.merge(torch.cat(aligned, 1)))
                 up = act(F.pixel_shuffle(self.up(half), 2))[:, :, : x.shape[2], : x.shape[3]]  # odd sizes

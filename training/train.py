@@ -53,8 +53,6 @@ def main() -> None:
     parser.add_argument("--body", type=int, default=16, help="width of the reconstruction / flow layers")
     parser.add_argument("--layers", type=int, default=2, help="vsr: reconstruction layers")
     parser.add_argument("--levels", type=int, default=3, help="interp: pyramid levels (extraction_layers)")
-    parser.add_argument("--align-full", action="store_true",
-                        help="vsr: sample the neighbours' full-resolution features (offsets still from level 1)")
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--batch", type=int, default=8, help="clips per step")
     parser.add_argument("--size", type=int, default=96, help="training patch size at output resolution")
@@ -76,8 +74,7 @@ def main() -> None:
     sampler = ClipSampler(3, args.size, args.max_speed, args.seed, args.opencv_data, args.blur_share,
                            args.video_share, args.video_step)
     if args.task == "vsr":
-        extract, fusion = VsrExtract(args.channels), VsrFusion(args.frames, args.channels, args.body, args.layers,
-                                                                    align_full=args.align_full)
+        extract, fusion = VsrExtract(args.channels), VsrFusion(args.frames, args.channels, args.body, args.layers)
         loss_of = lambda clips: vsr_loss(extract, fusion, clips, args.frames)  # noqa: E731
     else:
         extract, fusion = InterpExtract(args.channels, args.levels), InterpFusion(args.channels, args.body, args.levels)
