@@ -75,9 +75,10 @@ class SingleStageRunner:
             if have != (1, *frames, *shape):
                 raise NnvisrError(f"model output {tensor.name} has shape {list(have)}; expected {[1, *frames, *shape]}")
         batch = options.batch_size_fusion
-        self.in_buffers = [np.empty(self._input_shape(i, batch), t.dtype) for i, t in enumerate(self.network.inputs)]
+        host_empty = self.backend.host_empty
+        self.in_buffers = [host_empty(self._input_shape(i, batch), t.dtype) for i, t in enumerate(self.network.inputs)]
         self.out_buffers = [
-            np.empty((batch, *frames, *shape), t.dtype) for t, shape in zip(self.network.outputs, out_shapes)
+            host_empty((batch, *frames, *shape), t.dtype) for t, shape in zip(self.network.outputs, out_shapes)
         ]
         self.bound: dict[int, Callable[[], None]] = {}
         # Frames that are whole windows can be read straight into their batch position (see input_slot).

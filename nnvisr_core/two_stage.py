@@ -4,8 +4,10 @@ Extraction runs once per frame (at most batch_size_extract frames per run).
 Features live in the paper's Fig. 1 store (frame_store.py): b*n+1 slots per
 level, extraction writes straight into them and fusion reads f{m}l{i} as views,
 so a frame shared by two windows is extracted once and a batch copies only the
-one frame it carries over. Batches that do not chain (a scene ends inside the
-batch) keep per-frame features and gather them instead.
+one frame it carries over. The store is allocated by the backend in the memory
+the networks run in (device_empty): on a GPU the features never visit the
+host. Batches that do not chain (a scene ends inside the batch) keep
+per-frame features on the host and gather them instead.
 
 Tensors, as upstream's code binds them:
 - extract: rgb [N,3,H,W] (or y [N,1,H,W] + uv [N,2,H/2,W/2]) -> l0..l{L-1}
@@ -194,20 +196,21 @@ class TwoStageRunner:
         batch = options.batch_size_fusion
         self.batch_extract = options.batch_size_extract or batch * options.input_count
         names = ["y", "uv"] if self.family == YUV420 else ["rgb"]
+        extract, fusion = self.extract, self.fusion
         self.extract_in = {
-            n: np.empty((self.batch_extract, *s), self._dtype(self.extract, n))
+            n: extract.host_empty((self.batch_extract, *s), self._dtype(extract, n))
             for n, s in zip(names, self.frame_shapes)
         }
         self.extract_out = {
-            f"l{i}": np.empty((self.batch_extract, *s), np.float32) for i, s in enumerate(self.level_shapes)
+            f"l{i}": extract.host_empty((self.batch_extract, *s), np.float32) for i, s in enumerate(self.level_shapes)
         }
         self.fusion_in = {
-            name: np.empty((batch, *self.level_shapes[i]), self._dtype(self.fusion, name))
+            name: fusion.host_empty((batch, *self.level_shapes[i]), self._dtype(fusion, name))
             for j in range(options.window_frames)
             for i, name in enumerate(self.member_inputs(j))
         }
         self.fusion_out = {
-            name: np.empty((batch, *shape), np.float32)
+            name: fusion.host_empty((batch, *shape), np.float32)
             for k in range(options.output_frames)
             for name, shape in zip(self.output_names(k), self.out_shapes)
         }
@@ -217,10 +220,10 @@ class TwoStageRunner:
         dtypes = {self._dtype(self.fusion, name) for name in self.fusion_in} | {
             t.dtype for t in self.extract.outputs
         }
-        # The store's arrays are both extraction outputs and fusion inputs: one dtype.
+        # The store's arrays are both extraction outputs and fusion inputs: one dtype, one device.
         self.store = (
-            [np.empty((self.layout.size, *s), np.float32) for s in self.level_shapes]
-            if dtypes == {np.dtype(np.float32)}
+            [extract.device_empty((self.layout.size, *s), np.float32) for s in self.level_shapes]
+            if dtypes == {np.dtype(np.float32)} and extract.device == fusion.device
             else None
         )
         self.slot_seq: list[int | None] = [None] * self.layout.size
@@ -264,7 +267,7 @@ class TwoStageRunner:
             # the frame carried from the last batch: one copy instead of an extraction
             carried = self.slot_seq.index(first)
             for level in self.store:
-                level[0] = level[carried]
+                self.extract.copy(level[0], level[carried])
             self.slot_seq[0] = first
         todo = sorted(slot for slot, seq in needed.items() if self.slot_seq[slot] != seq)
         for start, length in contiguous_runs(todo):

@@ -36,11 +36,11 @@ def _open_tensorrt(path: pathlib.Path, options: Options, logger: LogFunction, ma
     return TensorRTBackend(path, model, options.device, precision, engine_dir, options.low_mem, logger, max_batch)
 
 
-def _open_onnxruntime(path: pathlib.Path, options: Options, cuda: bool) -> Backend:
+def _open_onnxruntime(path: pathlib.Path, options: Options, logger: LogFunction, cuda: bool) -> Backend:
     from .onnxruntime_backend import OnnxRuntimeBackend
 
     model = prepare(path, fp16=options.use_fp16 and cuda)
-    return OnnxRuntimeBackend(path, options.threads, model, options.device if cuda else None)
+    return OnnxRuntimeBackend(path, options.threads, model, options.device if cuda else None, logger)
 
 
 def open_backend(path: pathlib.Path, options: Options, logger: LogFunction, max_batch: int = 1) -> Backend:
@@ -55,9 +55,9 @@ def open_backend(path: pathlib.Path, options: Options, logger: LogFunction, max_
     elif name == "cuda":
         if not _cuda_provider_available():
             raise NnvisrError("backend=cuda needs onnxruntime-gpu with a CUDA device (pip install nnvisr[cuda])")
-        backend = _open_onnxruntime(path, options, cuda=True)
+        backend = _open_onnxruntime(path, options, logger, cuda=True)
     elif name == "onnxruntime":
-        backend = _open_onnxruntime(path, options, cuda=False)
+        backend = _open_onnxruntime(path, options, logger, cuda=False)
     else:
         backend = _auto(path, options, logger, max_batch)
     logger(log.VERBOSE if name != "auto" else log.INFO, f"backend: {backend.description}")
@@ -72,7 +72,7 @@ def _auto(path: pathlib.Path, options: Options, logger: LogFunction, max_batch: 
             logger(log.VERBOSE, f"backend=auto: TensorRT not usable: {error}")
     if _cuda_provider_available():
         try:
-            return _open_onnxruntime(path, options, cuda=True)
+            return _open_onnxruntime(path, options, logger, cuda=True)
         except NnvisrError as error:
             logger(log.VERBOSE, f"backend=auto: ONNX Runtime CUDA not usable: {error}")
-    return _open_onnxruntime(path, options, cuda=False)
+    return _open_onnxruntime(path, options, logger, cuda=False)

@@ -1,16 +1,28 @@
-"""ONNX Runtime on the CPU, the embedded default: IOBinding on preallocated buffers."""
+"""ONNX Runtime on the CPU (the embedded default) or through its CUDA provider: IOBinding on fixed buffers.
+
+Buffers are numpy arrays (host memory; page-locked on CUDA when cuda-python
+is there) or DeviceArrays this backend allocated: those stay where the model
+runs, and are bound by address, views included.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import pathlib
 from collections.abc import Callable
 
 import numpy as np
+import onnx
 import onnxruntime as ort
+from onnx import helper
 
+from .. import log
 from ..errors import NnvisrError
-from .base import TensorInfo
+from ..log import LogFunction
+from . import cuda_memory
+from .base import Buffer, TensorInfo
+from .device_memory import DeviceArray
 
 # ONNX Runtime's element type names -> numpy
 _DTYPES = {
@@ -40,6 +52,7 @@ class OnnxRuntimeBackend:
         threads: int = 0,
         model_bytes: bytes | None = None,
         cuda_device: int | None = None,
+        logger: LogFunction = log.silent,
     ) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
@@ -61,6 +74,16 @@ class OnnxRuntimeBackend:
         self.inputs = [_tensor_info(a) for a in self.session.get_inputs()]
         self.outputs = [_tensor_info(a) for a in self.session.get_outputs()]
         self.description = f"onnxruntime {ort.__version__} {where}, model {onnx_path.name}"
+        self.options, self.providers = options, providers
+        self.device = ("cpu", 0) if cuda_device is None else ("cuda", cuda_device)
+        self.cudart = cuda_memory.import_cudart() if cuda_device is not None else None
+        if cuda_device is not None and self.cudart is None:
+            logger(log.VERBOSE, "cuda-python is not installed: host buffers are pageable, copies slower")
+        self.copiers: dict[np.dtype, tuple[ort.InferenceSession, ort.IOBinding]] = {}
+
+    def _check_device(self, buffer: DeviceArray) -> None:
+        if (buffer.device, buffer.device_id) != self.device:
+            raise NnvisrError(f"a {buffer.device}:{buffer.device_id} buffer bound to a model on {self.device}")
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         names = [o.name for o in self.outputs]
@@ -70,18 +93,72 @@ class OnnxRuntimeBackend:
             raise NnvisrError(f"the model failed to run: {_first_line(error)}") from None
         return dict(zip(names, results))
 
-    def bind(self, feeds: dict[str, np.ndarray], outputs: dict[str, np.ndarray]) -> Callable[[], None]:
+    # ------------------------------------------------------------ memory
+
+    def host_empty(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """A host buffer for batches: page-locked on CUDA (when cuda-python is there), else plain."""
+        if self.cudart is not None:
+            return cuda_memory.pinned_empty(self.cudart, shape, dtype)
+        return np.empty(shape, dtype)
+
+    def device_empty(self, shape: tuple[int, ...], dtype: np.dtype) -> DeviceArray:
+        """An uninitialised tensor in the memory the model runs in."""
+        device, device_id = self.device
+        value = ort.OrtValue.ortvalue_from_shape_and_type(list(shape), np.dtype(dtype).type, device, device_id)
+        return DeviceArray(value.data_ptr(), tuple(shape), np.dtype(dtype), device, device_id, value)
+
+    def copy(self, target: DeviceArray, source: DeviceArray) -> None:
+        """target[...] = source[...] where both live: an Identity graph on this session's providers."""
+        if target.shape != source.shape or target.dtype != source.dtype:
+            raise ValueError(f"copy between {source.shape} {source.dtype} and {target.shape} {target.dtype}")
+        if source.address == target.address:
+            return
+        session, binding = self._copier(source.dtype)
+        flat = (math.prod(source.shape),)
+        binding.bind_input("x", source.device, source.device_id, source.dtype.type, flat, source.address)
+        binding.bind_output("y", target.device, target.device_id, target.dtype.type, flat, target.address)
+        session.run_with_iobinding(binding)
+
+    def _copier(self, dtype: np.dtype) -> tuple[ort.InferenceSession, ort.IOBinding]:
+        if dtype not in self.copiers:
+            element = helper.np_dtype_to_tensor_dtype(dtype)
+            graph = helper.make_graph(
+                [helper.make_node("Identity", ["x"], ["y"])], "copy",
+                [helper.make_tensor_value_info("x", element, ["n"])],
+                [helper.make_tensor_value_info("y", element, ["n"])],
+            )
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+            model.ir_version = min(model.ir_version, onnx.IR_VERSION)
+            session = ort.InferenceSession(model.SerializeToString(), self.options, providers=self.providers)
+            self.copiers[dtype] = (session, session.io_binding())
+        return self.copiers[dtype]
+
+    # ------------------------------------------------------------ running
+
+    def bind(self, feeds: dict[str, Buffer], outputs: dict[str, Buffer]) -> Callable[[], None]:
         binding = self.session.io_binding()
-        # OrtValues over numpy memory: no copies; the arrays must stay alive.
-        keep = []
-        for name, array in feeds.items():
-            value = ort.OrtValue.ortvalue_from_numpy(array)
-            keep.append(value)
-            binding.bind_ortvalue_input(name, value)
-        for name, array in outputs.items():
-            value = ort.OrtValue.ortvalue_from_numpy(array)
-            keep.append(value)
-            binding.bind_ortvalue_output(name, value)
+        # OrtValues over numpy memory, device arrays by address: no copies; the buffers must stay alive.
+        keep: list = []
+        for name, buffer in feeds.items():
+            if isinstance(buffer, DeviceArray):
+                self._check_device(buffer)
+                binding.bind_input(
+                    name, buffer.device, buffer.device_id, buffer.dtype.type, list(buffer.shape), buffer.address
+                )
+            else:
+                value = ort.OrtValue.ortvalue_from_numpy(buffer)
+                binding.bind_ortvalue_input(name, value)
+            keep.append(buffer if isinstance(buffer, DeviceArray) else value)
+        for name, buffer in outputs.items():
+            if isinstance(buffer, DeviceArray):
+                self._check_device(buffer)
+                binding.bind_output(
+                    name, buffer.device, buffer.device_id, buffer.dtype.type, list(buffer.shape), buffer.address
+                )
+            else:
+                value = ort.OrtValue.ortvalue_from_numpy(buffer)
+                binding.bind_ortvalue_output(name, value)
+            keep.append(buffer if isinstance(buffer, DeviceArray) else value)
         session = self.session
 
         def run() -> None:

@@ -14,7 +14,9 @@ that machine's package index): see README.
 
 from __future__ import annotations
 
+import math
 import pathlib
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -22,8 +24,9 @@ import numpy as np
 from .. import log
 from ..errors import NnvisrError
 from ..log import LogFunction
-from . import engine_cache, trt_plan
-from .base import TensorInfo
+from . import cuda_memory, engine_cache, trt_plan
+from .base import Buffer, TensorInfo
+from .device_memory import DeviceArray
 
 
 def _import_tensorrt():
@@ -33,22 +36,13 @@ def _import_tensorrt():
         raise NnvisrError(
             "backend=tensorrt needs the tensorrt and cuda-python packages (pip install nnvisr[tensorrt])"
         ) from None
-    try:
-        from cuda.bindings import runtime as cudart
-    except ImportError:
-        try:
-            from cuda import cudart  # cuda-python < 12.6
-        except ImportError:
-            raise NnvisrError("backend=tensorrt needs cuda-python (pip install cuda-python)") from None
+    cudart = cuda_memory.import_cudart()
+    if cudart is None:
+        raise NnvisrError("backend=tensorrt needs cuda-python (pip install cuda-python)")
     return trt, cudart
 
 
-def _check(result, what: str):
-    """cuda-python returns (error, value...) tuples."""
-    error, *values = result if isinstance(result, tuple) else (result,)
-    if int(error) != 0:
-        raise NnvisrError(f"CUDA error in {what}: {error}")
-    return values[0] if len(values) == 1 else values
+_check = cuda_memory.check
 
 
 _DTYPES = {"FLOAT": np.dtype(np.float32), "HALF": np.dtype(np.float16)}
@@ -82,6 +76,7 @@ class TensorRTBackend:
         self.engine_dir = engine_dir or engine_cache.default_dir(onnx_path.parent)
         self.inputs, self.outputs = self._describe()
         self.stream = _check(cudart.cudaStreamCreate(), "cudaStreamCreate")
+        self.device = ("cuda", device)
         self.engine = None
         self.description = (
             f"TensorRT {trt.__version__} on {self.gpu_name} (sm {self.capability}), {precision}, model {onnx_path.name}"
@@ -164,9 +159,11 @@ class TensorRTBackend:
         return outputs
 
     def bind(
-        self, feeds: dict[str, np.ndarray], outputs: dict[str, np.ndarray], allocate_outputs: bool = False
+        self, feeds: dict[str, Buffer], outputs: dict[str, Buffer], allocate_outputs: bool = False
     ) -> Callable[[], None]:
-        """Device buffers for these host arrays; each run is H2D copies, one enqueue, D2H copies, one sync."""
+        """A run on these buffers: device arrays are bound by address; host arrays get a device twin
+        and are copied on the stream (asynchronously when they are page-locked, see host_empty), so
+        a run is uploads, one enqueue, downloads and one synchronisation."""
         cudart = self.cudart
         shapes = {name: tuple(array.shape) for name, array in feeds.items()}
         if self.engine is None or not all(trt_plan.fits(self._profile_of(n), s) for n, s in shapes.items()):
@@ -179,28 +176,60 @@ class TensorRTBackend:
             for tensor in self.outputs:
                 outputs[tensor.name] = np.empty(tuple(context.get_tensor_shape(tensor.name)), np.float32)
         copies_in, copies_out, keep = [], [], []
-        for arrays, direction, copies in ((feeds, 1, copies_in), (outputs, 2, copies_out)):
+        for arrays, copies in ((feeds, copies_in), (outputs, copies_out)):
             for name, array in arrays.items():
-                array = np.ascontiguousarray(array)
-                device = _check(cudart.cudaMalloc(array.nbytes), "cudaMalloc")
-                keep.append((device, array))
-                context.set_tensor_address(name, int(device))
-                kind = cudart.cudaMemcpyKind(direction)  # 1: host to device, 2: device to host
-                copies.append((device, array, kind))
+                if isinstance(array, DeviceArray):
+                    context.set_tensor_address(name, array.address)
+                    keep.append(array)
+                    continue
+                if not array.flags.c_contiguous:
+                    raise NnvisrError(f"TensorRT binds contiguous host buffers only ({name})")
+                twin = self.device_empty(array.shape, array.dtype)
+                keep.append(twin)
+                context.set_tensor_address(name, twin.address)
+                copies.append((twin.address, array))
         stream = self.stream
+        to_device, to_host = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
 
         def run() -> None:
-            for device, array, kind in copies_in:
-                _check(cudart.cudaMemcpyAsync(device, array.ctypes.data, array.nbytes, kind, stream), "upload")
+            for device, array in copies_in:
+                _check(cudart.cudaMemcpyAsync(device, array.ctypes.data, array.nbytes, to_device, stream), "upload")
             if not context.execute_async_v3(stream):
                 raise NnvisrError("TensorRT failed to run the engine")
-            for device, array, kind in copies_out:
-                _check(cudart.cudaMemcpyAsync(array.ctypes.data, device, array.nbytes, kind, stream), "download")
+            for device, array in copies_out:
+                _check(cudart.cudaMemcpyAsync(array.ctypes.data, device, array.nbytes, to_host, stream), "download")
             _check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize")
             _ = keep
 
         return run
 
+    # ------------------------------------------------------------ memory
+
+    def host_empty(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        return cuda_memory.pinned_empty(self.cudart, shape, dtype)
+
+    def device_empty(self, shape: tuple[int, ...], dtype: np.dtype) -> DeviceArray:
+        dtype = np.dtype(dtype)
+        nbytes = max(1, math.prod(shape) * dtype.itemsize)
+        address = int(_check(self.cudart.cudaMalloc(nbytes), "cudaMalloc"))
+        owner = _DeviceAllocation(self.cudart, address)
+        return DeviceArray(address, tuple(shape), dtype, "cuda", self.device[1], owner)
+
+    def copy(self, target: DeviceArray, source: DeviceArray) -> None:
+        """On this backend's stream, finished before it returns: the other network's stream reads it next."""
+        cudart = self.cudart
+        kind = cudart.cudaMemcpyKind.cudaMemcpyDeviceToDevice
+        _check(cudart.cudaMemcpyAsync(target.address, source.address, source.nbytes, kind, self.stream), "copy")
+        _check(cudart.cudaStreamSynchronize(self.stream), "cudaStreamSynchronize")
+
     def _profile_of(self, name: str):
         low, high = self.profile[name]
         return low, low, high
+
+
+class _DeviceAllocation:
+    """Owns one cudaMalloc block; freed with the last DeviceArray that views it."""
+
+    def __init__(self, cudart, address: int) -> None:
+        self.address = address
+        weakref.finalize(self, cudart.cudaFree, address)
