@@ -64,6 +64,10 @@ def test_copy_within_device_memory(tmp_path: pathlib.Path) -> None:
     backend.copy(store[0], store[2])
     got = store.host_view()
     assert np.array_equal(got[0], values[2]) and np.array_equal(got[1:], values[1:])
+    fresh = RNG.random((2, 7, 9), np.float32)
+    backend.upload(store[1], fresh)
+    assert np.array_equal(backend.download(store[1]), fresh) and np.array_equal(got[1], fresh)
+    assert np.array_equal(backend.download(store)[2], values[2])
     with pytest.raises(ValueError, match="copy between"):
         backend.copy(store[0], store[1:3])
 

@@ -19,7 +19,6 @@ import pytest
 from ffmpeg_run import RAW, filter_raw, raw_to_rgb, rgb_to_raw
 
 from nnvisr_core.backends import cuda_memory
-from nnvisr_core.backends.device_memory import DeviceArray
 from nnvisr_core.backends.onnxruntime_backend import OnnxRuntimeBackend
 
 RNG = np.random.default_rng(13)
@@ -53,42 +52,24 @@ def cuda_unavailable() -> str:
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(bool(cuda_unavailable()), reason=cuda_unavailable() or "-")]
 
 
-def to_device(backend: OnnxRuntimeBackend, values: np.ndarray) -> DeviceArray:
-    """Host values into a fresh device array, through a bound Identity run (the backend's copy path)."""
-    array = backend.device_empty(values.shape, values.dtype)
-    session, binding = backend._copier(values.dtype)
-    binding.bind_cpu_input("x", np.ascontiguousarray(values).ravel())
-    binding.bind_output("y", "cuda", array.device_id, values.dtype.type, [values.size], array.address)
-    session.run_with_iobinding(binding)
-    return array
-
-
-def to_host(backend: OnnxRuntimeBackend, array: DeviceArray) -> np.ndarray:
-    out = np.empty(array.shape, array.dtype)
-    session, binding = backend._copier(array.dtype)
-    binding.bind_input("x", "cuda", array.device_id, array.dtype.type, [out.size], array.address)
-    binding.bind_output("y", "cpu", 0, array.dtype.type, [out.size], out.ctypes.data)
-    session.run_with_iobinding(binding)
-    return out
-
-
 def test_device_views_copies_and_runs(tmp_path: pathlib.Path) -> None:
     matrix, bias = RNG.random((3, 3)), RNG.random(3)
     path = onnx_models.colour_mix(tmp_path / "m.onnx", matrix, bias, 2)
     gpu = OnnxRuntimeBackend(path, model_bytes=None, cuda_device=0)
     assert gpu.device == ("cuda", 0)
     values = RNG.random((4, 3, 30, 20), np.float32)
-    frames = to_device(gpu, values)
+    frames = gpu.device_empty(values.shape, values.dtype)
+    gpu.upload(frames, values)
     assert frames.device == "cuda"
     out = gpu.device_empty((4, 3, 60, 40), np.float32)
     gpu.bind({"frames": frames[1:3]}, {"enhanced": out[2:4]})()
     host = np.empty((2, 3, 60, 40), np.float32)
     gpu.bind({"frames": frames[1:3]}, {"enhanced": host})()  # device input, host output
     want = np.stack([onnx_models.colour_mix_reference(v.astype(np.float64), matrix, bias, 2) for v in values[1:3]])
-    np.testing.assert_allclose(to_host(gpu, out)[2:4], want, atol=1e-4)
+    np.testing.assert_allclose(gpu.download(out)[2:4], want, atol=1e-4)
     np.testing.assert_allclose(host, want, atol=1e-4)
     gpu.copy(out[0], out[3])
-    assert np.array_equal(to_host(gpu, out)[0], to_host(gpu, out)[3])
+    assert np.array_equal(gpu.download(out)[0], gpu.download(out)[3])
 
 
 def test_host_buffers_are_page_locked(tmp_path: pathlib.Path) -> None:

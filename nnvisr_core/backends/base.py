@@ -50,3 +50,11 @@ class Backend(Protocol):
     def copy(self, target: DeviceArray, source: DeviceArray) -> None:
         """Copy between two of this backend's buffers, in its memory."""
         ...
+
+    def upload(self, target: DeviceArray, values: np.ndarray) -> None:
+        """target[...] = values, from the host."""
+        ...
+
+    def download(self, source: DeviceArray) -> np.ndarray:
+        """A host copy of source."""
+        ...

@@ -119,6 +119,27 @@ class OnnxRuntimeBackend:
         binding.bind_output("y", target.device, target.device_id, target.dtype.type, flat, target.address)
         session.run_with_iobinding(binding)
 
+    def upload(self, target: DeviceArray, values: np.ndarray) -> None:
+        """target[...] = values, from the host."""
+        self._copy_flat(target, np.ascontiguousarray(values, target.dtype), to_host=False)
+
+    def download(self, source: DeviceArray) -> np.ndarray:
+        """A host copy of source."""
+        values = np.empty(source.shape, source.dtype)
+        self._copy_flat(source, values, to_host=True)
+        return values
+
+    def _copy_flat(self, array: DeviceArray, host: np.ndarray, to_host: bool) -> None:
+        if host.shape != array.shape:
+            raise ValueError(f"host array {host.shape} for a device array {array.shape}")
+        session, binding = self._copier(array.dtype)
+        flat = [math.prod(array.shape)]
+        ends = [(array.device, array.device_id, array.address), ("cpu", 0, host.ctypes.data)]
+        (src_device, src_id, src), (dst_device, dst_id, dst) = ends[::-1] if not to_host else ends
+        binding.bind_input("x", src_device, src_id, array.dtype.type, flat, src)
+        binding.bind_output("y", dst_device, dst_id, array.dtype.type, flat, dst)
+        session.run_with_iobinding(binding)
+
     def _copier(self, dtype: np.dtype) -> tuple[ort.InferenceSession, ort.IOBinding]:
         if dtype not in self.copiers:
             element = helper.np_dtype_to_tensor_dtype(dtype)

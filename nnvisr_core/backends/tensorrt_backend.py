@@ -222,6 +222,19 @@ class TensorRTBackend:
         _check(cudart.cudaMemcpyAsync(target.address, source.address, source.nbytes, kind, self.stream), "copy")
         _check(cudart.cudaStreamSynchronize(self.stream), "cudaStreamSynchronize")
 
+    def upload(self, target: DeviceArray, values: np.ndarray) -> None:
+        values = np.ascontiguousarray(values, target.dtype)
+        if values.shape != target.shape:
+            raise ValueError(f"host array {values.shape} for a device array {target.shape}")
+        kind = self.cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
+        _check(self.cudart.cudaMemcpy(target.address, values.ctypes.data, target.nbytes, kind), "upload")
+
+    def download(self, source: DeviceArray) -> np.ndarray:
+        values = np.empty(source.shape, source.dtype)
+        kind = self.cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
+        _check(self.cudart.cudaMemcpy(values.ctypes.data, source.address, source.nbytes, kind), "download")
+        return values
+
     def _profile_of(self, name: str):
         low, high = self.profile[name]
         return low, low, high
