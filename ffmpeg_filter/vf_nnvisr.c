@@ -82,7 +82,7 @@ typedef struct NNVISRContext {
     int use_fp16, low_mem, raw_norm;
     char *norm_mean, *norm_std;
     char *model, *model_path, *engine_path;
-    int backend, device, threads;
+    int backend, device, threads, pixels;
     char *scene_key;
     double scene_threshold;
     int alignment;
@@ -126,6 +126,10 @@ static const AVOption nnvisr_options[] = {
         { "tensorrt",    "NVIDIA TensorRT",                                      0, AV_OPT_TYPE_CONST, { .i64 = 2 }, 0, 0, FLAGS, .unit = "backend" },
         { "cuda",        "ONNX Runtime on an NVIDIA GPU (CUDA execution provider)", 0, AV_OPT_TYPE_CONST, { .i64 = 3 }, 0, 0, FLAGS, .unit = "backend" },
     { "device",             "GPU index for GPU backends", OFFSET(device), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, 64, FLAGS },
+    { "pixels",             "where 8-bit planar RGB frames are converted to and from network tensors", OFFSET(pixels), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, 2, FLAGS, .unit = "pixels" },
+        { "auto",        "in the network on a GPU, else on the host",             0, AV_OPT_TYPE_CONST, { .i64 = 0 }, 0, 0, FLAGS, .unit = "pixels" },
+        { "host",        "by nnvisr on the CPU",                                  0, AV_OPT_TYPE_CONST, { .i64 = 1 }, 0, 0, FLAGS, .unit = "pixels" },
+        { "model",       "by nodes merged into the network, where it runs",       0, AV_OPT_TYPE_CONST, { .i64 = 2 }, 0, 0, FLAGS, .unit = "pixels" },
     { "threads",            "CPU threads for the onnxruntime backend (0: all cores)", OFFSET(threads), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, 1024, FLAGS },
     { "scene_key",          "frame metadata key marking a scene change (default lavfi.scd.time, set by scdet)", OFFSET(scene_key), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
     { "scene_threshold",    "when > 0, scene_key holds a score and a scene starts where it reaches this value", OFFSET(scene_threshold), AV_OPT_TYPE_DOUBLE, { .dbl = 0 }, 0, DBL_MAX, FLAGS },

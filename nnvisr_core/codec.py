@@ -15,6 +15,8 @@ AVCOL_RANGE_JPEG = 2  # FFmpeg's full range; unspecified counts as limited
 
 
 class FrameCodec(Protocol):
+    dtype: np.dtype  # of the per-frame tensors
+
     def tensor_shapes(self, width: int, height: int) -> list[tuple[int, ...]]: ...
 
     def read(self, planes: list[np.ndarray], color_range: int, out: list[np.ndarray]) -> None: ...
@@ -32,6 +34,8 @@ def _scratch(cache: dict, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
 
 
 class RgbCodec:
+    dtype = np.dtype(np.float32)
+
     def __init__(self, fmt: PixelFormat, options: Options) -> None:
         self.fmt = fmt
         self.norm = pixels.RgbNormalisation.create(fmt, options.norm_mean, options.norm_std, options.raw_norm)
@@ -49,6 +53,8 @@ class RgbCodec:
 
 
 class YuvCodec:
+    dtype = np.dtype(np.float32)
+
     def __init__(self, fmt: PixelFormat) -> None:
         self.fmt = fmt
         self.scratch: dict = {}
@@ -65,6 +71,36 @@ class YuvCodec:
         pixels.write_yuv(self.fmt, tensors[0], tensors[1], color_range == AVCOL_RANGE_JPEG, planes, scratch)
 
 
+class CodeRgbCodec:
+    """pixels=model: tensors hold the frame's own 8-bit codes in R G B order; the network converts them.
+
+    norm is what the network's merged nodes apply (pixel_graph.wrap_rgb)."""
+
+    dtype = np.dtype(np.uint8)
+
+    def __init__(self, fmt: PixelFormat, options: Options) -> None:
+        if not takes_codes(fmt):
+            raise NnvisrError(f"pixels=model takes 8-bit planar RGB (gbrp), not {fmt.name}")
+        self.fmt = fmt
+        self.norm = pixels.RgbNormalisation.create(fmt, options.norm_mean, options.norm_std, options.raw_norm)
+
+    def tensor_shapes(self, width: int, height: int) -> list[tuple[int, ...]]:
+        return [(3, height, width)]
+
+    def read(self, planes: list[np.ndarray], color_range: int, out: list[np.ndarray]) -> None:
+        for channel, plane in enumerate(self.fmt.rgb_planes):
+            np.copyto(out[0][channel], planes[plane])
+
+    def write(self, tensors: list[np.ndarray], color_range: int, planes: list[np.ndarray]) -> None:
+        for channel, plane in enumerate(self.fmt.rgb_planes):
+            np.copyto(planes[plane], tensors[0][channel])
+
+
+def takes_codes(fmt: PixelFormat) -> bool:
+    """Formats whose codes the network can take as they are (pixels=model)."""
+    return fmt.family == pixels.RGB and not fmt.packed and not fmt.floating and fmt.depth == 8
+
+
 def plane_shapes(fmt: PixelFormat, width: int, height: int) -> list[tuple[int, int]]:
     """(rows, elements per row) of each plane the codecs read and write."""
     if fmt.family == pixels.RGB:
@@ -73,7 +109,10 @@ def plane_shapes(fmt: PixelFormat, width: int, height: int) -> list[tuple[int, i
     return [(height, width), (chroma_h, chroma_w), (chroma_h, chroma_w)]
 
 
-def make_codec(fmt: PixelFormat, family: str, options: Options) -> FrameCodec:
+def make_codec(fmt: PixelFormat, family: str, options: Options, codes: bool = False) -> FrameCodec:
+    """codes: the network converts pixels itself (pixels=model)."""
     if fmt.family != family:
         raise NnvisrError(f"pixel format {fmt.name} does not suit a {family} model")
+    if codes:
+        return CodeRgbCodec(fmt, options)
     return RgbCodec(fmt, options) if family == pixels.RGB else YuvCodec(fmt)

@@ -6,10 +6,10 @@ import sys
 
 from . import pixels
 from .backends import TensorInfo
-from .codec import make_codec
+from .codec import make_codec, takes_codes
 from .errors import NnvisrError
 from .options import Options, parse_filter_options
-from .processor import open_model
+from .processor import codes_wanted, open_model
 from .single_stage import SingleStageRunner
 from .two_stage import TwoStageRunner, file_names
 
@@ -32,8 +32,11 @@ def _flags(options: Options) -> list[str]:
 
 def _check_size(runner, options: Options, family: str, width: int, height: int) -> str:
     fmt = pixels.FORMATS[pixels.formats_of_family(family)[0]]
-    codec = make_codec(fmt, family, options)
-    out_w, out_h = runner.configure(width, height, codec.tensor_shapes(width, height), codec.tensor_shapes)
+    # As the filter will run it (pixels=model merges the conversion: another graph, another engine).
+    codes = codes_wanted(options, runner) and takes_codes(fmt)
+    codec = make_codec(fmt, family, options, codes=codes)
+    norm = getattr(codec, "norm", None) if codes else None
+    out_w, out_h = runner.configure(width, height, codec.tensor_shapes(width, height), codec.tensor_shapes, norm)
     return f"{width}x{height} -> {out_w}x{out_h} (scale_factor={options.scale_w:g}, scale_factor_h={options.scale_h:g})"
 
 

@@ -8,6 +8,8 @@
 - use_fp16: an FP16 graph for the GPU backends (TensorRT 11 has no precision
   flags, so the precision must be in the graph), with float32 inputs and
   outputs and the numerically fragile ops kept in float32.
+- pixels=model: pixel conversion nodes merged around the network
+  (pixel_graph.py), after the FP16 conversion so that they stay in float32.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from .errors import NnvisrError
+from .pixel_graph import PixelIO, wrap_rgb
 
 DEFORM_OPSET = 19
 UPSTREAM_DOMAIN = "custom"
@@ -94,7 +97,7 @@ def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     return float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=FP16_KEEP_FLOAT32)
 
 
-def prepare(path: pathlib.Path, fp16: bool = False) -> bytes | None:
+def prepare(path: pathlib.Path, fp16: bool = False, pixel_io: PixelIO | None = None) -> bytes | None:
     """The model bytes a backend should load, or None when the file can be used as it is."""
     try:
         model = onnx.load(str(path))
@@ -103,5 +106,8 @@ def prepare(path: pathlib.Path, fp16: bool = False) -> bytes | None:
     changed = rewrite_upstream_deform_conv(model)
     if fp16:
         model = to_fp16(model)
+        changed = True
+    if pixel_io is not None:
+        model = wrap_rgb(model, list(pixel_io.inputs), list(pixel_io.outputs), pixel_io.norm)
         changed = True
     return model.SerializeToString() if changed else None

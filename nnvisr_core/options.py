@@ -14,6 +14,7 @@ from typing import Any
 from .errors import NnvisrError
 
 BACKENDS = ("auto", "onnxruntime", "cuda", "tensorrt")
+PIXEL_PATHS = ("auto", "host", "model")
 
 
 @dataclasses.dataclass
@@ -37,6 +38,9 @@ class Options:
     norm_std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     raw_norm: bool = False
     backend: str = "auto"
+    # Where 8-bit planar RGB frames are converted: in nnvisr's C loops / numpy (host), or by
+    # nodes merged into the network (model; see pixel_graph.py). auto: model on a GPU.
+    pixels: str = "auto"
     device: int = 0
     threads: int = 0
     scene_key: str = "lavfi.scd.time"
@@ -182,6 +186,8 @@ def validate(options: Options) -> None:
         )
     if options.backend not in BACKENDS:
         raise NnvisrError(f"backend must be one of {', '.join(BACKENDS)}, got {options.backend!r}")
+    if options.pixels not in PIXEL_PATHS:
+        raise NnvisrError(f"pixels must be one of {', '.join(PIXEL_PATHS)}, got {options.pixels!r}")
     if any(s == 0 for s in options.norm_std):
         raise NnvisrError("norm_std must not contain 0")
     if options.threads < 0:

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import log, package, pixels
 from .backends import open_backend
-from .codec import FrameCodec, make_codec, plane_shapes
+from .codec import FrameCodec, make_codec, plane_shapes, takes_codes
 from .colour import ColourInfo
 from .errors import NnvisrError
 from .log import LogFunction
@@ -30,8 +30,15 @@ from .two_stage import TwoStageRunner
 class Runner(Protocol):
     families: list[str]
 
-    def configure(self, width: int, height: int, frame_shapes: list[tuple[int, ...]], shapes_of) -> tuple[int, int]:
-        """Check the model against the clip; returns the output size."""
+    def on_gpu(self) -> bool:
+        """Whether the networks run (or are expected to run) on a GPU."""
+        ...
+
+    def configure(
+        self, width: int, height: int, frame_shapes: list[tuple[int, ...]], shapes_of,
+        codes: pixels.RgbNormalisation | None = None,
+    ) -> tuple[int, int]:
+        """Check the model against the clip; returns the output size. codes: see pixels=model."""
         ...
 
     def run(self, windows: list[Window], frame: FrameLookup, colour: ColourInfo) -> OutputLookup:
@@ -89,7 +96,16 @@ def open_model(command_line: dict, logger: LogFunction) -> tuple[Options, Runner
     if isinstance(pkg, package.TwoStagePackage):
         return options, TwoStageRunner(pkg.directory, pkg.folders, options, logger, pkg.any_colour)
     backend = open_backend(pkg.onnx_path, options, logger, options.batch_size_fusion)
-    return options, SingleStageRunner(backend, options)
+
+    def reopen(pixel_io):
+        return open_backend(pkg.onnx_path, options, logger, options.batch_size_fusion, pixel_io)
+
+    return options, SingleStageRunner(backend, options, reopen)
+
+
+def codes_wanted(options: Options, runner: Runner) -> bool:
+    """pixels=model, or auto on a GPU: 8-bit RGB then goes to the network as codes (gbrp)."""
+    return options.pixels == "model" or (options.pixels == "auto" and runner.on_gpu())
 
 
 class Processor:
@@ -107,19 +123,32 @@ class Processor:
 
     # ------------------------------------------------------------ set-up
 
+    def _codes_wanted(self) -> bool:
+        return codes_wanted(self.options, self.runner)
+
     def pix_fmts(self) -> list[str]:
-        return [name for family in self.runner.families for name in pixels.formats_of_family(family)]
+        names = [name for family in self.runner.families for name in pixels.formats_of_family(family)]
+        if self._codes_wanted() and pixels.RGB in self.runner.families:
+            # gbrp first, and no packed rgb24: FFmpeg then hands 8-bit RGB over as the planes the
+            # network's own conversion takes; deeper formats still come as they are.
+            codes = [n for n in names if takes_codes(pixels.FORMATS[n])]
+            names = codes + [n for n in names if n not in codes and not pixels.FORMATS[n].packed]
+        return names
 
     def configure(self, link: LinkConfig) -> OutputLink:
         fmt = pixels.lookup(link.pix_fmt)
         self.fmt = fmt
-        self.codec = make_codec(fmt, fmt.family, self.options)
+        codes = self._codes_wanted() and takes_codes(fmt)
+        self.codec = make_codec(fmt, fmt.family, self.options, codes=codes)
         self.in_size = (link.width, link.height)
         # Sizes the network cannot take are padded by edge replication and cropped back.
         padded_w, padded_h = (-(-size // self.options.alignment) * self.options.alignment for size in self.in_size)
         self.frame_shapes = self.codec.tensor_shapes(padded_w, padded_h)
         self.frame_crop = [_crop(shape) for shape in self.codec.tensor_shapes(link.width, link.height)]
-        self.runner.configure(padded_w, padded_h, self.frame_shapes, self.codec.tensor_shapes)
+        norm = getattr(self.codec, "norm", None) if codes else None
+        self.runner.configure(padded_w, padded_h, self.frame_shapes, self.codec.tensor_shapes, norm)
+        if codes:
+            self.log(log.VERBOSE, "pixels: converted by the network (8-bit codes in and out)")
         self.out_size = (
             output_size(link.width, self.options.scale_w),
             output_size(link.height, self.options.scale_h),
@@ -157,7 +186,8 @@ class Processor:
     def _frame_tensors(self) -> list[np.ndarray]:
         if self.spare:
             return self.spare.pop()
-        return [np.empty(shape, np.float32) for shape in self.frame_shapes]
+        assert self.codec is not None
+        return [np.empty(shape, self.codec.dtype) for shape in self.frame_shapes]
 
     def push(
         self,
@@ -244,7 +274,7 @@ class Processor:
             raise NnvisrError("no output frame is ready (the filter pulled too many)")
         assert self.codec is not None
         item = self.queue.popleft()
-        tensors = [t[crop].astype(np.float32, copy=False) for t, crop in zip(item.tensors, self.out_crop)]
+        tensors = [t[crop].astype(self.codec.dtype, copy=False) for t, crop in zip(item.tensors, self.out_crop)]
         self.codec.write(tensors, item.color_range, planes)
         return item.spec
 

@@ -11,7 +11,12 @@ from .colour import ColourInfo
 from .errors import NnvisrError
 from .network import describe_network
 from .options import Options
+from .pixel_graph import PixelIO
+from .pixels import RgbNormalisation
 from .scheduler import Window
+
+# Opens the model again with pixel conversion merged in (pixels=model).
+Reopen = Callable[[PixelIO], Backend]
 
 FrameLookup = Callable[[int], list[np.ndarray]]
 OutputLookup = Callable[[int, int], list[np.ndarray]]
@@ -23,12 +28,16 @@ def output_size(size: int, scale: float) -> int:
 
 
 class SingleStageRunner:
-    def __init__(self, backend: Backend, options: Options) -> None:
+    def __init__(self, backend: Backend, options: Options, reopen: Reopen | None = None) -> None:
         self.backend = backend
         self.options = options
+        self.reopen = reopen
         self.network = describe_network(backend)
         self.network.check_window(options.window_frames, options.output_frames)
         self.families = [self.network.family]
+
+    def on_gpu(self) -> bool:
+        return self.backend.device[0] != "cpu"
 
     def _input_shape(self, index: int, batch: int) -> tuple[int, ...]:
         shape = self.frame_shapes[index]
@@ -36,12 +45,22 @@ class SingleStageRunner:
             return (batch, self.options.window_frames, *shape)
         return (batch, *shape)
 
-    def configure(self, width: int, height: int, frame_shapes: list[tuple[int, ...]], shapes_of) -> tuple[int, int]:
+    def configure(
+        self, width: int, height: int, frame_shapes: list[tuple[int, ...]], shapes_of,
+        codes: RgbNormalisation | None = None,
+    ) -> tuple[int, int]:
         """Check the model against the clip with one dry run; infer the scale if none is declared.
 
-        shapes_of(w, h) gives the per-frame tensor shapes of a w x h frame."""
+        shapes_of(w, h) gives the per-frame tensor shapes of a w x h frame; codes: frames are
+        8-bit codes and the network converts them with this normalisation (pixels=model)."""
         self.frame_shapes = frame_shapes
         options = self.options
+        if codes is not None:
+            if self.reopen is None or self.network.family != "rgb":
+                raise NnvisrError("pixels=model needs an RGB model")
+            io = PixelIO((self.network.inputs[0].name,), (self.network.outputs[0].name,), codes)
+            self.backend = self.reopen(io)
+            self.network = describe_network(self.backend)
         for i, tensor in enumerate(self.network.inputs):
             shape = self._input_shape(i, 1)
             for axis, (want, have) in enumerate(zip(tensor.shape, shape)):
@@ -82,7 +101,8 @@ class SingleStageRunner:
         ]
         self.bound: dict[int, Callable[[], None]] = {}
         # Frames that are whole windows can be read straight into their batch position (see input_slot).
-        direct = options.window_frames == 1 and all(b.dtype == np.float32 for b in self.in_buffers)
+        frame_dtype = np.uint8 if codes is not None else np.float32
+        direct = options.window_frames == 1 and all(b.dtype == frame_dtype for b in self.in_buffers)
         self.slots = (
             [[b[i, 0] if self.network.temporal_in else b[i] for b in self.in_buffers] for i in range(batch)]
             if direct

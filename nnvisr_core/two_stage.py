@@ -25,13 +25,14 @@ from collections.abc import Callable
 import numpy as np
 
 from . import log
-from .backends import Backend, open_backend
+from .backends import Backend, gpu_expected, open_backend
 from .colour import ColourInfo, choose_folder, family_of_folder
 from .errors import NnvisrError
 from .frame_store import Fig1Layout, contiguous_runs
 from .log import LogFunction
 from .options import Options
-from .pixels import YUV420
+from .pixel_graph import PixelIO
+from .pixels import YUV420, RgbNormalisation
 from .scheduler import Window
 from .single_stage import FrameLookup, OutputLookup, output_size
 
@@ -88,8 +89,20 @@ class TwoStageRunner:
 
     # ------------------------------------------------------------ set-up
 
-    def configure(self, width: int, height: int, frame_shapes: list[tuple[int, ...]], shapes_of) -> tuple[int, int]:
-        """The output size follows from the declared scale; the networks load at the first frame."""
+    def on_gpu(self) -> bool:
+        """The networks load at the first frame; until then, the backend's expected device."""
+        if self.extract is not None:
+            return self.extract.device[0] != "cpu"
+        return gpu_expected(self.options)
+
+    def configure(
+        self, width: int, height: int, frame_shapes: list[tuple[int, ...]], shapes_of,
+        codes: RgbNormalisation | None = None,
+    ) -> tuple[int, int]:
+        """The output size follows from the declared scale; the networks load at the first frame.
+
+        codes: frames are 8-bit codes, which extraction takes and fusion gives (pixels=model)."""
+        self.codes = codes
         self.size = (width, height)
         self.frame_shapes = frame_shapes
         self.family = YUV420 if len(frame_shapes) == 2 else "rgb"
@@ -112,8 +125,14 @@ class TwoStageRunner:
                 raise NnvisrError(f"two-stage model file {path.name} is missing from {path.parent}")
         options = self.options
         batch_extract = options.batch_size_extract or options.batch_size_fusion * options.input_count
-        self.extract = open_backend(paths[0], options, self.log, batch_extract)
-        self.fusion = open_backend(paths[1], options, self.log, options.batch_size_fusion)
+        extract_io = fusion_io = None
+        if self.codes is not None:
+            if self.family != "rgb":
+                raise NnvisrError("pixels=model needs an RGB model")
+            outputs = tuple(name for k in range(options.output_frames) for name in self.output_names(k))
+            extract_io, fusion_io = PixelIO(("rgb",), (), self.codes), PixelIO((), outputs, self.codes)
+        self.extract = open_backend(paths[0], options, self.log, batch_extract, extract_io)
+        self.fusion = open_backend(paths[1], options, self.log, options.batch_size_fusion, fusion_io)
         self.log(log.VERBOSE, f"two-stage model {folder}/{fe_name} + {ff_name}")
         self._check_tensors()
         self._dry_run()
@@ -209,8 +228,9 @@ class TwoStageRunner:
             for j in range(options.window_frames)
             for i, name in enumerate(self.member_inputs(j))
         }
+        out_dtypes = {t.name: t.dtype for t in fusion.outputs}
         self.fusion_out = {
-            name: fusion.host_empty((batch, *shape), np.float32)
+            name: fusion.host_empty((batch, *shape), out_dtypes[name])
             for k in range(options.output_frames)
             for name, shape in zip(self.output_names(k), self.out_shapes)
         }

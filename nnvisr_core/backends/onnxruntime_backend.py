@@ -28,12 +28,13 @@ from .device_memory import DeviceArray
 _DTYPES = {
     "tensor(float)": np.dtype(np.float32),
     "tensor(float16)": np.dtype(np.float16),
+    "tensor(uint8)": np.dtype(np.uint8),  # pixels=model: the frame's codes
 }
 
 
 def _tensor_info(arg: ort.NodeArg) -> TensorInfo:
     if arg.type not in _DTYPES:
-        raise NnvisrError(f"model tensor {arg.name} is {arg.type}; expected float or float16")
+        raise NnvisrError(f"model tensor {arg.name} is {arg.type}; expected float, float16 or uint8")
     shape = tuple(d if isinstance(d, int) and d > 0 else None for d in arg.shape)
     return TensorInfo(arg.name, shape, _DTYPES[arg.type])
 

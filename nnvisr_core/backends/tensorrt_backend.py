@@ -45,7 +45,7 @@ def _import_tensorrt():
 _check = cuda_memory.check
 
 
-_DTYPES = {"FLOAT": np.dtype(np.float32), "HALF": np.dtype(np.float16)}
+_DTYPES = {"FLOAT": np.dtype(np.float32), "HALF": np.dtype(np.float16), "UINT8": np.dtype(np.uint8)}
 
 
 class TensorRTBackend:
@@ -174,7 +174,7 @@ class TensorRTBackend:
             context.set_input_shape(name, shape)
         if allocate_outputs:
             for tensor in self.outputs:
-                outputs[tensor.name] = np.empty(tuple(context.get_tensor_shape(tensor.name)), np.float32)
+                outputs[tensor.name] = np.empty(tuple(context.get_tensor_shape(tensor.name)), tensor.dtype)
         copies_in, copies_out, keep = [], [], []
         for arrays, copies in ((feeds, copies_in), (outputs, copies_out)):
             for name, array in arrays.items():
