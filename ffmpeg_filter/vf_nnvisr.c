@@ -500,8 +500,10 @@ static int activate(AVFilterContext *ctx)
             return ret;
         if ((ret = send_ready_frames(ctx, ret)) < 0)
             return ret;
-        if (ff_inlink_queued_frames(inlink))
-            ff_filter_set_ready(ctx, 100);
+        /* Run again: for the next queued frame, or for an EOF that arrived
+         * with the last ones (it is acknowledged only once they are consumed;
+         * left pending, two chained temporal instances never finished). */
+        ff_filter_set_ready(ctx, 100);
         return 0;
     }
 

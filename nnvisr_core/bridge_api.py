@@ -185,4 +185,9 @@ def bind(ffi: Any, lib: Any) -> None:
 
     @ffi.def_extern()
     def nnvisr_py_destroy(handle: int) -> None:
-        _instances.pop(handle, None)
+        instance = _instances.pop(handle, None)
+        if instance is not None and instance.processor is not None:
+            try:
+                instance.processor.close()
+            except BaseException as error:  # noqa: BLE001
+                _report(instance.log, error)

@@ -4,12 +4,24 @@ The filter pushes input frames and pulls output frames. Pixels are converted
 to network tensors once, at push; windows from the scheduler are batched by
 batch_size_fusion and handed to the model's runner (single- or two-stage);
 outputs wait in a queue until the filter pulls them into frames it allocated.
+
+On a GPU, batches overlap (overlap=True): a worker thread runs each batch
+(copies into the batch buffers, uploads, the networks, downloads, a copy of
+the outputs) while the filter's thread goes on. Submitting batch k waits for
+batch k-1 and queues its outputs, so batch k runs while the filter writes out
+k-1's frames and ffmpeg reads and decodes the next ones. The output lags by
+exactly one batch, as if the window were longer: the filter graph sees the
+same deterministic behaviour as with a temporal model (never outputs that
+become ready between its calls). Frames are released only once the batch
+that reads them is collected. Outputs are identical.
 """
 
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import dataclasses
+import os
 from fractions import Fraction
 from typing import Protocol
 
@@ -72,6 +84,24 @@ class OutputLink:
     scene_key: str
 
 
+MAX_IN_FLIGHT = 1  # batches still running when the filter gets control back
+
+
+def overlap_default(runner: Runner) -> bool:
+    """Batches overlap on a GPU, where the host's work can hide behind the device's; NNVISR_OVERLAP=0/1 decides."""
+    forced = os.environ.get("NNVISR_OVERLAP")
+    if forced in ("0", "1"):
+        return forced == "1"
+    return runner.on_gpu()
+
+
+@dataclasses.dataclass
+class _InFlight:
+    windows: list[Window]
+    future: concurrent.futures.Future
+    release_before: int  # input frames older than this are free once the batch is collected
+
+
 @dataclasses.dataclass
 class _Queued:
     tensors: list[np.ndarray]
@@ -120,6 +150,8 @@ class Processor:
         self.spare: list[list[np.ndarray]] = []
         # Input frames held in the runner's batch buffers rather than in tensors of their own.
         self.borrowed: set[int] = set()
+        self.in_flight: collections.deque[_InFlight] = collections.deque()
+        self.worker: concurrent.futures.ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------ set-up
 
@@ -160,10 +192,16 @@ class Processor:
         if self.padded:
             self.log(log.VERBOSE, f"padding {link.width}x{link.height} to {padded_w}x{padded_h} for the network")
         self.scheduler: Scheduler = make_scheduler(self.options, link.time_base, link.frame_rate)
+        self.overlap = overlap_default(self.runner)
+        if self.overlap and self.worker is None:
+            self.worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="nnvisr-batch")
+        if self.overlap:
+            self.log(log.VERBOSE, f"batches overlap: a worker runs them, up to {MAX_IN_FLIGHT} in flight")
         # When every frame is a window of its own and is not passed through, each push gives exactly
         # one window, the next of the pending batch: its pixels can go straight to its batch position.
         self.direct = (
-            self.options.window_frames == 1
+            not self.overlap  # the worker may be reading the batch buffers while the next frames arrive
+            and self.options.window_frames == 1
             and not self.options.interpolating
             and self.runner.input_slot(0) is not None
         )
@@ -231,6 +269,7 @@ class Processor:
     def flush(self, eof_pts: int) -> tuple[int, int]:
         windows, out_eof = self.scheduler.flush(eof_pts)
         self._schedule(windows, final=True)
+        self._collect(wait=True, drain=True)
         return len(self.queue), out_eof
 
     def _schedule(self, windows: list[Window], final: bool) -> None:
@@ -242,6 +281,9 @@ class Processor:
             del self.pending[:count]
 
     def _run_batch(self, windows: list[Window]) -> None:
+        if self.overlap:
+            self._submit(windows)
+            return
         if self.queue:
             # The filter pulls every ready frame before it pushes again, so the
             # output buffers are free; keep queued views safe all the same.
@@ -257,6 +299,61 @@ class Processor:
                 self.queue.append(_Queued(tensors, color_range, spec))
         waiting = [seq for window in self.pending[len(windows) :] for seq in window.frames]
         self._release(before=min([self.scheduler.oldest_needed, *waiting]))
+
+    # ------------------------------------------------------------ overlapped batches
+
+    def _submit(self, windows: list[Window]) -> None:
+        assert self.worker is not None and self.colour is not None
+        waiting = [seq for window in self.pending[len(windows) :] for seq in window.frames]
+        # Frames of windows not yet submitted, those the scheduler may still use and those pushed
+        # later (read by later batches) stay.
+        before = min([self.scheduler.oldest_needed, *waiting, max(self.store) + 1])
+        inputs = {seq: self.store[seq][0] for window in windows for seq in window.frames}
+        future = self.worker.submit(self._run_on_worker, list(windows), inputs, self.colour)
+        self.in_flight.append(_InFlight(list(windows), future, before))
+        while len(self.in_flight) > MAX_IN_FLIGHT:
+            count = len(self.in_flight)
+            self._collect(wait=True)
+            if len(self.in_flight) == count:
+                break  # the oldest failed: it is raised once the filter has taken what is ready
+
+    def _run_on_worker(self, windows: list[Window], inputs: dict, colour: ColourInfo) -> list[list[list[np.ndarray]]]:
+        """Runs on the worker: the batch, and copies of its outputs (the next batch reuses the buffers)."""
+        outputs = self.runner.run(windows, inputs.__getitem__, colour)
+        copies: list[list[list[np.ndarray]]] = []
+        for i, window in enumerate(windows):
+            copies.append([
+                [t.copy() for t in outputs(i, spec.network_index)] if spec.network_index is not None else []
+                for spec in window.outputs
+            ])
+        return copies
+
+    def close(self) -> None:
+        """Stop the worker (the filter is being freed); batches in flight are dropped after they finish."""
+        if self.worker is not None:
+            self.worker.shutdown(wait=True)
+            self.worker = None
+        self.in_flight.clear()
+
+    def _collect(self, wait: bool, drain: bool = False) -> None:
+        """Queue the outputs of the oldest batch (wait) or of all (drain), waiting for them.
+
+        A failed batch is raised here, on the filter's thread; while outputs of earlier batches are
+        still queued it waits (unless draining), so that the filter writes them out first."""
+        while self.in_flight and (wait or drain):
+            head = self.in_flight[0]
+            if not drain and self.queue and head.future.exception() is not None:
+                return
+            self.in_flight.popleft()
+            wait = False
+            results = head.future.result()
+            for window, window_outputs in zip(head.windows, results):
+                for spec, tensors in zip(window.outputs, window_outputs):
+                    stored, color_range = self.store[spec.source]
+                    self.queue.append(_Queued(tensors if spec.network_index is not None else stored, color_range, spec))
+            # and the frames of the batches still in flight
+            later = [seq for batch in self.in_flight for window in batch.windows for seq in window.frames]
+            self._release(before=min([head.release_before, *later]))
 
     def _release(self, before: int) -> None:
         passed_through = {id(t) for item in self.queue for t in item.tensors}

@@ -37,6 +37,20 @@ def test_two_instances_in_one_graph(ffmpeg: pathlib.Path, tmp_path: pathlib.Path
     assert np.abs(raw_to_rgb(fmt, data, 16, 12) - twice).max() <= 1
 
 
+def test_two_temporal_instances_chained(ffmpeg: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    """Chained filters that both hold frames back: every frame comes out and ffmpeg ends (the EOF that
+    arrives with the last frames once stayed pending in the second one, and ffmpeg aborted)."""
+    model = onnx_models.temporal_mix(tmp_path / "t.onnx", onnx_models.index_weights(2, 2))
+    fmt = RAW["gbrp"]
+    codes = np.random.default_rng(2).integers(0, 256, (5, 3, 12, 16))
+    vf = f"nnvisr=model={model}:input_count=2"
+    once, _ = filter_raw(ffmpeg, tmp_path, fmt, rgb_to_raw(fmt, codes), (16, 12), vf)
+    twice, _ = filter_raw(ffmpeg, tmp_path, fmt, once, (16, 12), vf)
+    chained, _ = filter_raw(ffmpeg, tmp_path, fmt, rgb_to_raw(fmt, codes), (16, 12), f"{vf},{vf}")
+    assert len(chained) == len(codes) * 3 * 12 * 16
+    assert chained == twice
+
+
 def test_split_and_overlay(ffmpeg: pathlib.Path, tmp_path: pathlib.Path) -> None:
     upscale = onnx_models.colour_mix(tmp_path / "up.onnx", MIX, BIAS, 2)
     same = onnx_models.colour_mix(tmp_path / "same.onnx", MIX, BIAS, 1)
