@@ -31,6 +31,7 @@ def cuda_unavailable() -> str:
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         return "needs onnxruntime-gpu (pip install .[cuda])"
     try:
+        getattr(ort, "preload_dlls", lambda: None)()  # NVIDIA's pip-packaged CUDA libraries, as the backend does
         import onnx
         from onnx import TensorProto, helper
 

@@ -39,6 +39,17 @@ def _tensor_info(arg: ort.NodeArg) -> TensorInfo:
     return TensorInfo(arg.name, shape, _DTYPES[arg.type])
 
 
+def _preload_cuda_libraries() -> None:
+    """CUDA and cuDNN from NVIDIA's pip packages (nvidia-cublas, nvidia-cudnn-cu13, ...), which are not on
+    the loader's path: onnxruntime-gpu loads them itself when asked (1.21 and later)."""
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is not None:
+        try:
+            preload()
+        except Exception:  # noqa: BLE001 - system-wide CUDA libraries may still be found by the provider
+            pass
+
+
 def _first_line(error: Exception) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
@@ -63,6 +74,7 @@ class OnnxRuntimeBackend:
             providers: list = ["CPUExecutionProvider"]
             where = f"CPU, {options.intra_op_num_threads} threads"
         else:
+            _preload_cuda_libraries()
             providers = [("CUDAExecutionProvider", {"device_id": cuda_device}), "CPUExecutionProvider"]
             where = f"CUDA device {cuda_device}"
         try:
