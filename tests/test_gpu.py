@@ -32,7 +32,6 @@ def cuda_unavailable() -> str:
         return "needs onnxruntime-gpu (pip install .[cuda])"
     try:
         getattr(ort, "preload_dlls", lambda: None)()  # NVIDIA's pip-packaged CUDA libraries, as the backend does
-        import onnx
         from onnx import TensorProto, helper
 
         graph = helper.make_graph(
@@ -41,7 +40,7 @@ def cuda_unavailable() -> str:
             [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
         )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
-        model.ir_version = min(model.ir_version, onnx.IR_VERSION)
+        model.ir_version = 9  # opset 19's, readable by every supported ONNX Runtime
         session = ort.InferenceSession(model.SerializeToString(), providers=["CUDAExecutionProvider"])
     except Exception as error:  # no driver, no device, missing CUDA libraries
         return f"onnxruntime-gpu cannot use a CUDA device here: {str(error).splitlines()[0]}"
