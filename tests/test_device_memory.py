@@ -85,7 +85,8 @@ def test_two_stage_store_lives_in_backend_memory(tmp_path: pathlib.Path) -> None
     spec = tsm.Spec(n=2, scale=1.0, levels=2, features=4, extra_frame=True, interpolation=False)
     weights = tsm.index_weights(spec.outputs, spec.members)
     tsm.write_two_stage(tmp_path, "net", ["rgb_1_1"], spec, weights)
-    command_line = {"model_path": str(tmp_path), "model": "net", "batch_size_fusion": 2, **spec.manifest()}
+    command_line = {"model_path": str(tmp_path), "model": "net", "batch_size_fusion": 2, "backend": "onnxruntime",
+                    **spec.manifest()}
     processor = Processor(command_line, log.silent)
     processor.configure(LinkConfig(16, 12, "gbrp", Fraction(1, 25), Fraction(25)))
     frames = RNG.integers(0, 256, size=(5, 3, 12, 16), dtype=np.uint8)

@@ -18,7 +18,7 @@ BIAS = np.array([0.05, -0.02, 0.01])
 
 
 def _run(model: pathlib.Path, options: str, pix_fmt: str, frames: list[list[np.ndarray]], direct: bool):
-    processor = Processor(parse_filter_options(f"model={model}\n{options}"), lambda level, message: None)
+    processor = Processor(parse_filter_options(f"model={model}\nbackend=onnxruntime\n{options}"), lambda *a: None)
     width, height = frames[0][0].shape[1] // (3 if pix_fmt == "rgb24" else 1), frames[0][0].shape[0]
     processor.configure(LinkConfig(width, height, pix_fmt, Fraction(1, 25), Fraction(25)))
     if not direct:
@@ -70,7 +70,8 @@ def test_one_frame_windows_of_a_temporal_model_are_read_in_place(tmp_path: pathl
 def test_interpolation_keeps_the_per_frame_store(tmp_path: pathlib.Path) -> None:
     """Windows of two frames, inputs passed through: frames need tensors of their own."""
     model = temporal_mix(tmp_path / "t.onnx", index_weights(1, 2))
-    processor = Processor(parse_filter_options(f"model={model}\ninterpolation=1\nextra_frame=1"), lambda *a: None)
+    text = f"model={model}\nbackend=onnxruntime\ninterpolation=1\nextra_frame=1"
+    processor = Processor(parse_filter_options(text), lambda *a: None)
     processor.configure(LinkConfig(8, 6, "rgb24", Fraction(1, 25), Fraction(25)))
     assert not processor.direct
 

@@ -41,7 +41,8 @@ def test_two_stage_batches_use_the_store_and_extract_each_frame_once(tmp_path: p
     spec = tsm.Spec(n=2, scale=1.0, levels=2, features=4, extra_frame=True, interpolation=True)
     weights = tsm.index_weights(spec.outputs, spec.members)
     tsm.write_two_stage(tmp_path, "net", ["rgb_1_1"], spec, weights)
-    command_line = {"model_path": str(tmp_path), "model": "net", "batch_size_fusion": 3, **spec.manifest()}
+    command_line = {"model_path": str(tmp_path), "model": "net", "batch_size_fusion": 3, "backend": "onnxruntime",
+                    **spec.manifest()}
     processor = Processor(command_line, log.silent)
     processor.configure(LinkConfig(16, 12, "gbrp", Fraction(1, 25), Fraction(25)))
     runner = processor.runner

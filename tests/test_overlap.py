@@ -99,7 +99,7 @@ def test_in_flight_batches_are_bounded(tmp_path: pathlib.Path, monkeypatch: pyte
     stay bounded; the outputs come in order."""
     monkeypatch.setenv("NNVISR_OVERLAP", "1")
     model = onnx_models.colour_mix(tmp_path / "m.onnx", np.eye(3), np.zeros(3))
-    processor = Processor({"model": str(model), "batch_size_fusion": 2}, log.silent)
+    processor = Processor({"model": str(model), "batch_size_fusion": 2, "backend": "onnxruntime"}, log.silent)
     processor.configure(LinkConfig(8, 6, "gbrp", Fraction(1, 25), Fraction(25)))
     assert processor.overlap and not processor.direct
     run_batch = processor.runner.run

@@ -32,8 +32,21 @@ def gpu_expected(options: Options) -> bool:
     """Whether the model will run on a GPU, as far as can be told before it is opened."""
     if options.backend in ("cuda", "tensorrt"):
         return True
-    if options.backend == "auto":
-        return importlib.util.find_spec("tensorrt") is not None or _cuda_provider_available()
+    if options.backend != "auto":
+        return False
+    # A GPU library installed is not a GPU present: ask the CUDA provider, or the CUDA runtime.
+    if _cuda_provider_available():
+        from .onnxruntime_backend import cuda_usable
+
+        return cuda_usable(options.device) == ""
+    if importlib.util.find_spec("tensorrt") is not None:
+        from .cuda_memory import import_cudart
+
+        cudart = import_cudart()
+        if cudart is None:
+            return False
+        error, count = cudart.cudaGetDeviceCount()
+        return int(error) == 0 and count > options.device
     return False
 
 

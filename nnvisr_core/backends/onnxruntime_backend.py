@@ -7,6 +7,7 @@ runs, and are bound by address, views included.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import pathlib
@@ -14,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 import onnxruntime as ort
-from onnx import helper
+from onnx import TensorProto, helper
 
 from .. import log
 from ..errors import NnvisrError
@@ -22,6 +23,10 @@ from ..log import LogFunction
 from . import cuda_memory
 from .base import Buffer, TensorInfo
 from .device_memory import DeviceArray
+
+# ONNX Runtime's own log goes to stdout, where ffmpeg may be writing video (-f rawvideo -): keep it
+# quiet; what matters reaches the user through av_log as nnvisr's own messages.
+ort.set_default_logger_severity(4)
 
 # ONNX Runtime's element type names -> numpy
 _DTYPES = {
@@ -202,3 +207,27 @@ class OnnxRuntimeBackend:
             _ = keep
 
         return run
+
+
+@functools.cache
+def cuda_usable(device: int = 0) -> str:
+    """'' when the CUDA provider runs on this device, else why not (one session of an Identity graph)."""
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return "onnxruntime-gpu is not installed"
+    _preload_cuda_libraries()
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "probe",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    model.ir_version = 9
+    try:
+        session = ort.InferenceSession(
+            model.SerializeToString(), providers=[("CUDAExecutionProvider", {"device_id": device})]
+        )
+    except Exception as error:  # no driver, no device, CUDA libraries missing
+        return _first_line(error)
+    if "CUDAExecutionProvider" not in session.get_providers():
+        return "no usable CUDA device (driver or CUDA libraries missing)"
+    return ""
