@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import sys
 import traceback
 from collections.abc import Callable
 from fractions import Fraction
@@ -61,6 +62,9 @@ def _plane(ffi: Any, pointer: Any, linesize: int, rows: int, elements: int, dtyp
 
 
 def bind(ffi: Any, lib: Any) -> None:
+    # Inside ffmpeg, stdout may be the video (-f rawvideo -, a pipe to another program): whatever a
+    # library prints goes to stderr instead, with ffmpeg's own messages.
+    sys.stdout = sys.stderr
     def make_logger(log_fn: Any, opaque: Any) -> log.LogFunction:
         def logger(level: int, message: str) -> None:
             lib.nnvisr_call_log(log_fn, opaque, level, message.encode("utf-8", "replace"))

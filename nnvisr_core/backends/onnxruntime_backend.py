@@ -7,7 +7,9 @@ runs, and are bound by address, views included.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import math
 import os
 import pathlib
@@ -49,7 +51,8 @@ def _preload_cuda_libraries() -> None:
     preload = getattr(ort, "preload_dlls", None)
     if preload is not None:
         try:
-            preload()
+            with contextlib.redirect_stdout(io.StringIO()):  # it prints what it could not find
+                preload()
         except Exception:  # noqa: BLE001 - system-wide CUDA libraries may still be found by the provider
             pass
 
