@@ -15,12 +15,16 @@
 from __future__ import annotations
 
 import pathlib
-
-import onnx
-from onnx import helper, numpy_helper
+from typing import TYPE_CHECKING
 
 from .errors import NnvisrError
 from .pixel_graph import PixelIO, wrap_rgb
+
+if TYPE_CHECKING:
+    import onnx
+
+# onnx is imported only when a graph must change: with the ml_dtypes it loads, it costs a few
+# tenths of a second of every ffmpeg start otherwise.
 
 DEFORM_OPSET = 19
 UPSTREAM_DOMAIN = "custom"
@@ -30,6 +34,8 @@ FP16_KEEP_FLOAT32 = ["Resize", "GridSample", "ReduceMean", "Softmax", "Exp", "Po
 
 
 def _attributes(node: onnx.NodeProto) -> dict:
+    from onnx import helper
+
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
@@ -38,6 +44,8 @@ def _default_opset(model: onnx.ModelProto) -> int | None:
 
 
 def _kernel_shape(model: onnx.ModelProto, weight: str) -> list[int] | None:
+    from onnx import numpy_helper
+
     for init in model.graph.initializer:
         if init.name == weight:
             return list(numpy_helper.to_array(init).shape[2:])
@@ -46,6 +54,8 @@ def _kernel_shape(model: onnx.ModelProto, weight: str) -> list[int] | None:
 
 def rewrite_upstream_deform_conv(model: onnx.ModelProto) -> bool:
     """custom::DeformConv2d(x, offset, mask, weight, bias) -> DeformConv(x, weight, offset, bias, mask)."""
+    from onnx import helper
+
     targets = [n for n in model.graph.node if n.domain == UPSTREAM_DOMAIN and n.op_type == UPSTREAM_DEFORM]
     if not targets:
         return False
@@ -99,6 +109,10 @@ def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def prepare(path: pathlib.Path, fp16: bool = False, pixel_io: PixelIO | None = None) -> bytes | None:
     """The model bytes a backend should load, or None when the file can be used as it is."""
+    if not fp16 and pixel_io is None and not _may_hold_upstream_nodes(path):
+        return None  # a broken file is reported by the backend that loads it
+    import onnx
+
     try:
         model = onnx.load(str(path))
     except Exception as error:  # protobuf's DecodeError and friends
@@ -111,3 +125,11 @@ def prepare(path: pathlib.Path, fp16: bool = False, pixel_io: PixelIO | None = N
         model = wrap_rgb(model, list(pixel_io.inputs), list(pixel_io.outputs), pixel_io.norm)
         changed = True
     return model.SerializeToString() if changed else None
+
+
+def _may_hold_upstream_nodes(path: pathlib.Path) -> bool:
+    """Whether the file could hold custom::DeformConv2d: protobuf stores op types as plain bytes."""
+    try:
+        return UPSTREAM_DEFORM.encode() in path.read_bytes()
+    except OSError:
+        return True  # let onnx.load report it

@@ -15,12 +15,14 @@ computed from the old `h1`, renamed `h1/network`.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 from .pixels import RgbNormalisation
+
+if TYPE_CHECKING:
+    import onnx
 
 CODE_MAX = 255.0
 
@@ -35,6 +37,8 @@ class PixelIO:
 
 
 def _constant(model: onnx.ModelProto, name: str, values: np.ndarray) -> str:
+    from onnx import numpy_helper
+
     model.graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(values, np.float32), name))
     return name
 
@@ -57,6 +61,9 @@ def _rename_uses(graph: onnx.GraphProto, old: str, new: str) -> None:
 
 def wrap_rgb(model: onnx.ModelProto, inputs: list[str], outputs: list[str], norm: RgbNormalisation) -> onnx.ModelProto:
     """A copy of model whose `inputs` and `outputs` (float32 RGB tensors) carry uint8 codes instead."""
+    import onnx
+    from onnx import TensorProto, helper
+
     wrapped = onnx.ModelProto()
     wrapped.CopyFrom(model)
     graph = wrapped.graph

@@ -17,7 +17,6 @@ from collections.abc import Callable
 
 import numpy as np
 import onnxruntime as ort
-from onnx import TensorProto, helper
 
 from .. import log
 from ..errors import NnvisrError
@@ -162,6 +161,8 @@ class OnnxRuntimeBackend:
 
     def _copier(self, dtype: np.dtype) -> tuple[ort.InferenceSession, ort.IOBinding]:
         if dtype not in self.copiers:
+            from onnx import helper  # only here: importing onnx slows every start (see model_prep)
+
             element = helper.np_dtype_to_tensor_dtype(dtype)
             graph = helper.make_graph(
                 [helper.make_node("Identity", ["x"], ["y"])], "copy",
@@ -218,6 +219,8 @@ def cuda_usable(device: int = 0) -> str:
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         return "onnxruntime-gpu is not installed"
     _preload_cuda_libraries()
+    from onnx import TensorProto, helper
+
     graph = helper.make_graph(
         [helper.make_node("Identity", ["x"], ["y"])], "probe",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
