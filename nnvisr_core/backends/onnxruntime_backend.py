@@ -8,6 +8,7 @@ runs, and are bound by address, views included.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import io
 import math
@@ -127,10 +128,14 @@ class OnnxRuntimeBackend:
         return DeviceArray(value.data_ptr(), tuple(shape), np.dtype(dtype), device, device_id, value)
 
     def copy(self, target: DeviceArray, source: DeviceArray) -> None:
-        """target[...] = source[...] where both live: an Identity graph on this session's providers."""
+        """target[...] = source[...] where both live: a memmove on the CPU, else an Identity graph on
+        this session's providers (ONNX Runtime's Python API has no device-to-device copy)."""
         if target.shape != source.shape or target.dtype != source.dtype:
             raise ValueError(f"copy between {source.shape} {source.dtype} and {target.shape} {target.dtype}")
         if source.address == target.address:
+            return
+        if self.device[0] == "cpu":
+            ctypes.memmove(target.address, source.address, source.nbytes)
             return
         session, binding = self._copier(source.dtype)
         flat = (math.prod(source.shape),)
