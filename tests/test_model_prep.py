@@ -110,7 +110,14 @@ def test_fp16_graph_keeps_float32_io_and_matches(tmp_path: pathlib.Path) -> None
 
 
 def test_broken_file_is_one_clear_error(tmp_path: pathlib.Path) -> None:
+    """When the graph must change, prepare() reports the file; when it need not, prepare() leaves the
+    file alone (onnx is not even imported) and the backend that loads it reports it."""
+    from nnvisr_core.backends.onnxruntime_backend import OnnxRuntimeBackend
+
     path = tmp_path / "broken.onnx"
     path.write_bytes(b"\x08\x07not a model")
     with pytest.raises(NnvisrError, match=f"cannot load model {path}"):
-        prepare(path)
+        prepare(path, fp16=True)
+    assert prepare(path) is None
+    with pytest.raises(NnvisrError, match=f"cannot load model {path}"):
+        OnnxRuntimeBackend(path)
