@@ -19,6 +19,12 @@ from nnvisr_core.backends.onnxruntime_backend import OnnxRuntimeBackend
 from nnvisr_core.errors import NnvisrError
 from nnvisr_core.processor import LinkConfig, Processor
 
+
+@pytest.fixture(autouse=True)
+def in_line_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about batches run in line (the CPU default), whatever NNVISR_OVERLAP says."""
+    monkeypatch.setenv("NNVISR_OVERLAP", "0")
+
 RNG = np.random.default_rng(11)
 
 

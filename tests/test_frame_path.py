@@ -13,6 +13,12 @@ from nnvisr_core import pixels
 from nnvisr_core.options import parse_filter_options
 from nnvisr_core.processor import LinkConfig, Processor
 
+
+@pytest.fixture(autouse=True)
+def in_line_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about batches run in line (the CPU default), whatever NNVISR_OVERLAP says."""
+    monkeypatch.setenv("NNVISR_OVERLAP", "0")
+
 MATRIX = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.1, 0.6]])
 BIAS = np.array([0.05, -0.02, 0.01])
 
