@@ -101,6 +101,17 @@ class OnnxRuntimeBackend:
             logger(log.VERBOSE, "cuda-python is not installed: host buffers are pageable, copies slower")
         self.copiers: dict[np.dtype, tuple[ort.InferenceSession, ort.IOBinding]] = {}
 
+    def _bind_one(self, binding: ort.IOBinding, name: str, buffer: Buffer, is_input: bool) -> object:
+        """Bind one buffer; returns what must stay alive as long as the binding."""
+        if isinstance(buffer, DeviceArray):
+            self._check_device(buffer)
+            bind = binding.bind_input if is_input else binding.bind_output
+            bind(name, buffer.device, buffer.device_id, buffer.dtype.type, list(buffer.shape), buffer.address)
+            return buffer
+        value = ort.OrtValue.ortvalue_from_numpy(buffer)
+        (binding.bind_ortvalue_input if is_input else binding.bind_ortvalue_output)(name, value)
+        return value
+
     def _check_device(self, buffer: DeviceArray) -> None:
         if (buffer.device, buffer.device_id) != self.device:
             raise NnvisrError(f"a {buffer.device}:{buffer.device_id} buffer bound to a model on {self.device}")
@@ -185,27 +196,8 @@ class OnnxRuntimeBackend:
     def bind(self, feeds: dict[str, Buffer], outputs: dict[str, Buffer]) -> Callable[[], None]:
         binding = self.session.io_binding()
         # OrtValues over numpy memory, device arrays by address: no copies; the buffers must stay alive.
-        keep: list = []
-        for name, buffer in feeds.items():
-            if isinstance(buffer, DeviceArray):
-                self._check_device(buffer)
-                binding.bind_input(
-                    name, buffer.device, buffer.device_id, buffer.dtype.type, list(buffer.shape), buffer.address
-                )
-            else:
-                value = ort.OrtValue.ortvalue_from_numpy(buffer)
-                binding.bind_ortvalue_input(name, value)
-            keep.append(buffer if isinstance(buffer, DeviceArray) else value)
-        for name, buffer in outputs.items():
-            if isinstance(buffer, DeviceArray):
-                self._check_device(buffer)
-                binding.bind_output(
-                    name, buffer.device, buffer.device_id, buffer.dtype.type, list(buffer.shape), buffer.address
-                )
-            else:
-                value = ort.OrtValue.ortvalue_from_numpy(buffer)
-                binding.bind_ortvalue_output(name, value)
-            keep.append(buffer if isinstance(buffer, DeviceArray) else value)
+        keep = [self._bind_one(binding, name, buffer, True) for name, buffer in feeds.items()]
+        keep += [self._bind_one(binding, name, buffer, False) for name, buffer in outputs.items()]
         session = self.session
 
         def run() -> None:
