@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 import onnxruntime as ort
@@ -33,16 +34,21 @@ def main(argv: list[str]) -> int:
     binding = session.io_binding()
     binding.bind_ortvalue_input(session.get_inputs()[0].name, ort.OrtValue.ortvalue_from_numpy(x))
     binding.bind_ortvalue_output(session.get_outputs()[0].name, ort.OrtValue.ortvalue_from_numpy(y))
-    # Progress as ffmpeg's -progress prints it, at most every 50 ms, for the bench to stamp.
+    run_reporting(lambda: session.run_with_iobinding(binding), frames // batch, batch)
+    return 0
+
+
+def run_reporting(step: Callable[[], None], runs: int, frames_per_run: int) -> None:
+    """step() runs times, printing the frame count as ffmpeg's -progress does (at most every 50 ms)
+    for the bench to stamp, and once more at the end."""
     last = 0.0
-    for run in range(frames // batch):
-        session.run_with_iobinding(binding)
+    for run in range(runs):
+        step()
         now = time.perf_counter()
         if now - last >= 0.05:
-            print(f"frame={(run + 1) * batch}", flush=True)
+            print(f"frame={(run + 1) * frames_per_run}", flush=True)
             last = now
-    print(f"frame={frames // batch * batch}", flush=True)
-    return 0
+    print(f"frame={runs * frames_per_run}", flush=True)
 
 
 if __name__ == "__main__":

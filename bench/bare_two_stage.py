@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 import pathlib
 import sys
-import time
 
 import numpy as np
+from bare_loop import run_reporting
 
 from nnvisr_core import log
 from nnvisr_core.frame_store import Fig1Layout
@@ -65,16 +65,12 @@ def main(argv: list[str]) -> int:
     members = n + (1 if extra else 0)
     feeds = {f"f{j}l{i}": store[i][layout.member_slots(j, batch)] for j in range(members) for i in range(levels)}
     fusion_run = fusion.bind(feeds, outs)
-    last, done = 0.0, 0
-    while done + batch * n <= frames:
+
+    def step() -> None:
         extract_run()
         fusion_run()
-        done += batch * n
-        now = time.perf_counter()
-        if now - last >= 0.05:
-            print(f"frame={done}", flush=True)
-            last = now
-    print(f"frame={done}", flush=True)
+
+    run_reporting(step, frames // (batch * n), batch * n)
     return 0
 
 

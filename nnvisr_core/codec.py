@@ -71,21 +71,17 @@ class YuvCodec:
         pixels.write_yuv(self.fmt, tensors[0], tensors[1], color_range == AVCOL_RANGE_JPEG, planes, scratch)
 
 
-class CodeRgbCodec:
+class CodeRgbCodec(RgbCodec):
     """pixels=model: tensors hold the frame's own 8-bit codes in R G B order; the network converts them.
 
-    norm is what the network's merged nodes apply (pixel_graph.wrap_rgb)."""
+    norm (RgbCodec's) is what the network's merged nodes apply (pixel_graph.wrap_rgb)."""
 
     dtype = np.dtype(np.uint8)
 
     def __init__(self, fmt: PixelFormat, options: Options) -> None:
         if not takes_codes(fmt):
             raise NnvisrError(f"pixels=model takes 8-bit planar RGB (gbrp), not {fmt.name}")
-        self.fmt = fmt
-        self.norm = pixels.RgbNormalisation.create(fmt, options.norm_mean, options.norm_std, options.raw_norm)
-
-    def tensor_shapes(self, width: int, height: int) -> list[tuple[int, ...]]:
-        return [(3, height, width)]
+        super().__init__(fmt, options)
 
     def read(self, planes: list[np.ndarray], color_range: int, out: list[np.ndarray]) -> None:
         for channel, plane in enumerate(self.fmt.rgb_planes):

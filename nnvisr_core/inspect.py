@@ -6,7 +6,7 @@ import sys
 
 from . import pixels
 from .backends import TensorInfo
-from .codec import make_codec, takes_codes
+from .codec import CodeRgbCodec, make_codec, takes_codes
 from .errors import NnvisrError
 from .options import Options, parse_filter_options
 from .processor import codes_wanted, open_model
@@ -33,9 +33,8 @@ def _flags(options: Options) -> list[str]:
 def _check_size(runner, options: Options, family: str, width: int, height: int) -> str:
     fmt = pixels.FORMATS[pixels.formats_of_family(family)[0]]
     # As the filter will run it (pixels=model merges the conversion: another graph, another engine).
-    codes = codes_wanted(options, runner) and takes_codes(fmt)
-    codec = make_codec(fmt, family, options, codes=codes)
-    norm = getattr(codec, "norm", None) if codes else None
+    codec = make_codec(fmt, family, options, codes=codes_wanted(options, runner) and takes_codes(fmt))
+    norm = codec.norm if isinstance(codec, CodeRgbCodec) else None
     out_w, out_h = runner.configure(width, height, codec.tensor_shapes(width, height), codec.tensor_shapes, norm)
     return f"{width}x{height} -> {out_w}x{out_h} (scale_factor={options.scale_w:g}, scale_factor_h={options.scale_h:g})"
 

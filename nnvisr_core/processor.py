@@ -29,7 +29,7 @@ import numpy as np
 
 from . import log, package, pixels
 from .backends import open_backend
-from .codec import FrameCodec, make_codec, plane_shapes, takes_codes
+from .codec import CodeRgbCodec, FrameCodec, make_codec, plane_shapes, takes_codes
 from .colour import ColourInfo
 from .errors import NnvisrError
 from .log import LogFunction
@@ -155,12 +155,9 @@ class Processor:
 
     # ------------------------------------------------------------ set-up
 
-    def _codes_wanted(self) -> bool:
-        return codes_wanted(self.options, self.runner)
-
     def pix_fmts(self) -> list[str]:
         names = [name for family in self.runner.families for name in pixels.formats_of_family(family)]
-        if self._codes_wanted() and pixels.RGB in self.runner.families:
+        if codes_wanted(self.options, self.runner) and pixels.RGB in self.runner.families:
             # gbrp first, and no packed rgb24: FFmpeg then hands 8-bit RGB over as the planes the
             # network's own conversion takes; deeper formats still come as they are.
             codes = [n for n in names if takes_codes(pixels.FORMATS[n])]
@@ -170,16 +167,16 @@ class Processor:
     def configure(self, link: LinkConfig) -> OutputLink:
         fmt = pixels.lookup(link.pix_fmt)
         self.fmt = fmt
-        codes = self._codes_wanted() and takes_codes(fmt)
-        self.codec = make_codec(fmt, fmt.family, self.options, codes=codes)
+        codes = codes_wanted(self.options, self.runner) and takes_codes(fmt)
+        self.codec = codec = make_codec(fmt, fmt.family, self.options, codes=codes)
+        norm = codec.norm if isinstance(codec, CodeRgbCodec) else None
         self.in_size = (link.width, link.height)
         # Sizes the network cannot take are padded by edge replication and cropped back.
         padded_w, padded_h = (-(-size // self.options.alignment) * self.options.alignment for size in self.in_size)
         self.frame_shapes = self.codec.tensor_shapes(padded_w, padded_h)
         self.frame_crop = [_crop(shape) for shape in self.codec.tensor_shapes(link.width, link.height)]
-        norm = getattr(self.codec, "norm", None) if codes else None
         self.runner.configure(padded_w, padded_h, self.frame_shapes, self.codec.tensor_shapes, norm)
-        if codes:
+        if norm is not None:
             self.log(log.VERBOSE, "pixels: converted by the network (8-bit codes in and out)")
         self.out_size = (
             output_size(link.width, self.options.scale_w),

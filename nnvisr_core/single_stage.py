@@ -12,7 +12,7 @@ from .errors import NnvisrError
 from .network import describe_network
 from .options import Options
 from .pixel_graph import PixelIO
-from .pixels import RgbNormalisation
+from .pixels import RGB, RgbNormalisation
 from .scheduler import Window
 
 # Opens the model again with pixel conversion merged in (pixels=model).
@@ -56,7 +56,7 @@ class SingleStageRunner:
         self.frame_shapes = frame_shapes
         options = self.options
         if codes is not None:
-            if self.reopen is None or self.network.family != "rgb":
+            if self.reopen is None or self.network.family != RGB:
                 raise NnvisrError("pixels=model needs an RGB model")
             io = PixelIO((self.network.inputs[0].name,), (self.network.outputs[0].name,), codes)
             self.backend = self.reopen(io)

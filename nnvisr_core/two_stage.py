@@ -32,7 +32,7 @@ from .frame_store import Fig1Layout, contiguous_runs
 from .log import LogFunction
 from .options import Options
 from .pixel_graph import PixelIO
-from .pixels import YUV420, RgbNormalisation
+from .pixels import RGB, YUV420, RgbNormalisation
 from .scheduler import Window
 from .single_stage import FrameLookup, OutputLookup, output_size
 
@@ -105,7 +105,7 @@ class TwoStageRunner:
         self.codes = codes
         self.size = (width, height)
         self.frame_shapes = frame_shapes
-        self.family = YUV420 if len(frame_shapes) == 2 else "rgb"
+        self.family = YUV420 if len(frame_shapes) == 2 else RGB
         out_w, out_h = output_size(width, self.options.scale_w), output_size(height, self.options.scale_h)
         self.out_shapes = shapes_of(out_w, out_h)
         return out_w, out_h
@@ -127,7 +127,7 @@ class TwoStageRunner:
         batch_extract = options.batch_size_extract or options.batch_size_fusion * options.input_count
         extract_io = fusion_io = None
         if self.codes is not None:
-            if self.family != "rgb":
+            if self.family != RGB:
                 raise NnvisrError("pixels=model needs an RGB model")
             outputs = tuple(name for k in range(options.output_frames) for name in self.output_names(k))
             extract_io, fusion_io = PixelIO(("rgb",), (), self.codes), PixelIO((), outputs, self.codes)

@@ -5,7 +5,6 @@ this is the code the GPU path runs, with only the device type changed (see test_
 from __future__ import annotations
 
 import pathlib
-from fractions import Fraction
 
 import numpy as np
 import onnx_models
@@ -13,11 +12,9 @@ import onnxruntime as ort
 import pytest
 import two_stage_models as tsm
 
-from nnvisr_core import log
 from nnvisr_core.backends.device_memory import DeviceArray
 from nnvisr_core.backends.onnxruntime_backend import OnnxRuntimeBackend
 from nnvisr_core.errors import NnvisrError
-from nnvisr_core.processor import LinkConfig, Processor
 
 
 @pytest.fixture(autouse=True)
@@ -89,12 +86,7 @@ def test_two_stage_store_lives_in_backend_memory(tmp_path: pathlib.Path) -> None
     """The Fig. 1 store is the backends' own memory and fusion reads it in place: the outputs of a
     chained batch match the two networks run on host copies by ONNX Runtime."""
     spec = tsm.Spec(n=2, scale=1.0, levels=2, features=4, extra_frame=True, interpolation=False)
-    weights = tsm.index_weights(spec.outputs, spec.members)
-    tsm.write_two_stage(tmp_path, "net", ["rgb_1_1"], spec, weights)
-    command_line = {"model_path": str(tmp_path), "model": "net", "batch_size_fusion": 2, "backend": "onnxruntime",
-                    **spec.manifest()}
-    processor = Processor(command_line, log.silent)
-    processor.configure(LinkConfig(16, 12, "gbrp", Fraction(1, 25), Fraction(25)))
+    processor = tsm.store_processor(tmp_path, spec, batch=2)
     frames = RNG.integers(0, 256, size=(5, 3, 12, 16), dtype=np.uint8)
     outputs = []
     for seq, frame in enumerate(frames):

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import pathlib
-from fractions import Fraction
 
 import numpy as np
 import two_stage_models as tsm
 
-from nnvisr_core import log
 from nnvisr_core.frame_store import Fig1Layout, contiguous_runs
-from nnvisr_core.processor import LinkConfig, Processor
 from nnvisr_core.scheduler import Window
 
 
@@ -39,12 +36,7 @@ def test_runs() -> None:
 
 def test_two_stage_batches_use_the_store_and_extract_each_frame_once(tmp_path: pathlib.Path) -> None:
     spec = tsm.Spec(n=2, scale=1.0, levels=2, features=4, extra_frame=True, interpolation=True)
-    weights = tsm.index_weights(spec.outputs, spec.members)
-    tsm.write_two_stage(tmp_path, "net", ["rgb_1_1"], spec, weights)
-    command_line = {"model_path": str(tmp_path), "model": "net", "batch_size_fusion": 3, "backend": "onnxruntime",
-                    **spec.manifest()}
-    processor = Processor(command_line, log.silent)
-    processor.configure(LinkConfig(16, 12, "gbrp", Fraction(1, 25), Fraction(25)))
+    processor = tsm.store_processor(tmp_path, spec, batch=3)
     runner = processor.runner
     extracted: list[int] = []
     original = runner._bound_store_extract

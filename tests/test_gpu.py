@@ -9,47 +9,22 @@ frames match the CPU backend's.
 
 from __future__ import annotations
 
-import functools
 import pathlib
 
 import numpy as np
 import onnx_models
-import onnxruntime as ort
 import pytest
 from ffmpeg_run import RAW, filter_raw, raw_to_rgb, rgb_to_raw
 
 from nnvisr_core.backends import cuda_memory
-from nnvisr_core.backends.onnxruntime_backend import OnnxRuntimeBackend
+from nnvisr_core.backends.onnxruntime_backend import OnnxRuntimeBackend, cuda_usable
 
 RNG = np.random.default_rng(13)
 FMT = RAW["rgb24"]
 
 
-@functools.cache
-def cuda_unavailable() -> str:
-    """Why the CUDA provider cannot run here, or '' when it can."""
-    if "CUDAExecutionProvider" not in ort.get_available_providers():
-        return "needs onnxruntime-gpu (pip install .[cuda])"
-    try:
-        getattr(ort, "preload_dlls", lambda: None)()  # NVIDIA's pip-packaged CUDA libraries, as the backend does
-        from onnx import TensorProto, helper
-
-        graph = helper.make_graph(
-            [helper.make_node("Identity", ["x"], ["y"])], "probe",
-            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
-        )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
-        model.ir_version = 9  # opset 19's, readable by every supported ONNX Runtime
-        session = ort.InferenceSession(model.SerializeToString(), providers=["CUDAExecutionProvider"])
-    except Exception as error:  # no driver, no device, missing CUDA libraries
-        return f"onnxruntime-gpu cannot use a CUDA device here: {str(error).splitlines()[0]}"
-    if "CUDAExecutionProvider" not in session.get_providers():
-        return "onnxruntime-gpu found no usable CUDA device"
-    return ""
-
-
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(bool(cuda_unavailable()), reason=cuda_unavailable() or "-")]
+# cuda_usable: the backend's own probe, '' when the CUDA provider runs here, else why not.
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(bool(cuda_usable(0)), reason=cuda_usable(0) or "-")]
 
 
 def test_device_views_copies_and_runs(tmp_path: pathlib.Path) -> None:

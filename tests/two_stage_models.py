@@ -361,3 +361,19 @@ def mix_reference(frames: list[np.ndarray], weights: np.ndarray, k: int, scale: 
     """Network output k (network-output order) for the window's frames (any planes [c,h,w])."""
     mixed = sum(weights[k, j] * frame for j, frame in enumerate(frames))
     return up_nearest(mixed, *scale)
+
+
+def store_processor(root: pathlib.Path, spec: Spec, batch: int):
+    """A Processor on the CPU over a two-stage package of index-weight networks, configured for
+    16x12 gbrp at 25 fps: the frame-store tests drive it frame by frame."""
+    from fractions import Fraction
+
+    from nnvisr_core import log
+    from nnvisr_core.processor import LinkConfig, Processor
+
+    write_two_stage(root, "net", ["rgb_1_1"], spec, index_weights(spec.outputs, spec.members))
+    command_line = {"model_path": str(root), "model": "net", "batch_size_fusion": batch, "backend": "onnxruntime",
+                    **spec.manifest()}
+    processor = Processor(command_line, log.silent)
+    processor.configure(LinkConfig(16, 12, "gbrp", Fraction(1, 25), Fraction(25)))
+    return processor

@@ -45,6 +45,7 @@ def _tensor_info(arg: ort.NodeArg) -> TensorInfo:
     return TensorInfo(arg.name, shape, _DTYPES[arg.type])
 
 
+@functools.cache
 def _preload_cuda_libraries() -> None:
     """CUDA and cuDNN from NVIDIA's pip packages (nvidia-cublas, nvidia-cudnn-cu13, ...), which are not on
     the loader's path: onnxruntime-gpu loads them itself when asked (1.21 and later)."""
@@ -55,6 +56,23 @@ def _preload_cuda_libraries() -> None:
                 preload()
         except Exception:  # noqa: BLE001 - system-wide CUDA libraries may still be found by the provider
             pass
+
+
+@functools.cache
+def _identity_model(dtype: np.dtype) -> bytes:
+    """y = x over a flat tensor: device copies and the CUDA probe. onnx is imported only here, since
+    importing it slows every start (see model_prep)."""
+    from onnx import helper
+
+    element = helper.np_dtype_to_tensor_dtype(dtype)
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "copy",
+        [helper.make_tensor_value_info("x", element, ["n"])],
+        [helper.make_tensor_value_info("y", element, ["n"])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    model.ir_version = 9  # opset 19's: what every ONNX Runtime from 1.16 reads, whatever onnx made it
+    return model.SerializeToString()
 
 
 def _first_line(error: Exception) -> str:
@@ -76,7 +94,7 @@ class OnnxRuntimeBackend:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
         options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only; ours go through av_log
+        options.log_severity_level = 4  # fatal only: a failure reaches the user as nnvisr's own line
         if cuda_device is None:
             providers: list = ["CPUExecutionProvider"]
             where = f"CPU, {options.intra_op_num_threads} threads"
@@ -177,17 +195,7 @@ class OnnxRuntimeBackend:
 
     def _copier(self, dtype: np.dtype) -> tuple[ort.InferenceSession, ort.IOBinding]:
         if dtype not in self.copiers:
-            from onnx import helper  # only here: importing onnx slows every start (see model_prep)
-
-            element = helper.np_dtype_to_tensor_dtype(dtype)
-            graph = helper.make_graph(
-                [helper.make_node("Identity", ["x"], ["y"])], "copy",
-                [helper.make_tensor_value_info("x", element, ["n"])],
-                [helper.make_tensor_value_info("y", element, ["n"])],
-            )
-            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
-            model.ir_version = 9  # opset 19's: what every ONNX Runtime from 1.16 reads, whatever onnx made it
-            session = ort.InferenceSession(model.SerializeToString(), self.options, providers=self.providers)
+            session = ort.InferenceSession(_identity_model(dtype), self.options, providers=self.providers)
             self.copiers[dtype] = (session, session.io_binding())
         return self.copiers[dtype]
 
@@ -214,20 +222,11 @@ class OnnxRuntimeBackend:
 def cuda_usable(device: int = 0) -> str:
     """'' when the CUDA provider runs on this device, else why not (one session of an Identity graph)."""
     if "CUDAExecutionProvider" not in ort.get_available_providers():
-        return "onnxruntime-gpu is not installed"
+        return "needs onnxruntime-gpu (pip install .[cuda])"
     _preload_cuda_libraries()
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph(
-        [helper.make_node("Identity", ["x"], ["y"])], "probe",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
-    model.ir_version = 9
     try:
         session = ort.InferenceSession(
-            model.SerializeToString(), providers=[("CUDAExecutionProvider", {"device_id": device})]
+            _identity_model(np.dtype(np.float32)), providers=[("CUDAExecutionProvider", {"device_id": device})]
         )
     except Exception as error:  # no driver, no device, CUDA libraries missing
         return _first_line(error)
