@@ -44,8 +44,9 @@ def main(argv: list[str]) -> int:
     frames, batch, width, height = map(int, argv[1:5])
     backend_name, fp16 = argv[5], len(argv) > 6 and argv[6] == "fp16"
     config = json.loads((package / "nnvisr.json").read_text())
-    n, levels, channels = config["input_count"], config["extraction_layers"], config["feature_count"]
+    levels, channels = config["extraction_layers"], config["feature_count"]
     scale, extra = config["scale_factor"], bool(config.get("extra_frame", False))
+    n = config["input_count"] - int(extra)  # frames each window consumes
     if config.get("interpolation") or config.get("double_frame"):
         raise SystemExit("bare_two_stage.py times VSR packages (one output frame per consumed frame)")
     extract, fusion = open_pair(package, backend_name, fp16, batch * n, batch)

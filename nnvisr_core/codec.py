@@ -6,8 +6,10 @@ from typing import Protocol
 
 import numpy as np
 
-from . import pixels
+from . import log, pixels, yuv_norm
+from .colour import ColourInfo
 from .errors import NnvisrError
+from .log import LogFunction
 from .options import Options
 from .pixels import PixelFormat
 
@@ -23,6 +25,8 @@ class FrameCodec(Protocol):
 
     def write(self, tensors: list[np.ndarray], color_range: int, planes: list[np.ndarray]) -> None: ...
 
+    def use_colour(self, colour: ColourInfo, logger: LogFunction) -> None: ...
+
 
 def _scratch(cache: dict, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
     """float32 work arrays of these shapes, allocated once per shape: no allocation per frame."""
@@ -36,10 +40,14 @@ def _scratch(cache: dict, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
 class RgbCodec:
     dtype = np.dtype(np.float32)
 
-    def __init__(self, fmt: PixelFormat, options: Options) -> None:
+    def __init__(self, fmt: PixelFormat, options: Options, upstream_contract: bool = False) -> None:
         self.fmt = fmt
-        self.norm = pixels.RgbNormalisation.create(fmt, options.norm_mean, options.norm_std, options.raw_norm)
+        mean, std = options.normalisation(upstream_contract)
+        self.norm = pixels.RgbNormalisation.create(fmt, mean, std, options.raw_norm)
         self.scratch: dict = {}
+
+    def use_colour(self, colour: ColourInfo, logger: LogFunction) -> None:
+        """RGB needs no colour description."""
 
     def tensor_shapes(self, width: int, height: int) -> list[tuple[int, ...]]:
         return [(3, height, width)]
@@ -53,22 +61,53 @@ class RgbCodec:
 
 
 class YuvCodec:
+    """upstream_norm: upstream NNVISR's normalisation (its two-stage contract, or norm_mean/norm_std given),
+    which depends on the frames' colour matrix; else plain levels (yuv_norm.py)."""
+
     dtype = np.dtype(np.float32)
 
-    def __init__(self, fmt: PixelFormat) -> None:
+    def __init__(self, fmt: PixelFormat, options: Options, upstream_norm: bool) -> None:
         self.fmt = fmt
+        self.options = options
+        self.upstream_norm = upstream_norm or options.norm_given or options.raw_norm
+        self.upstream_defaults = upstream_norm
+        self.matrix: tuple[float, float] | None = None
+        self.norms: dict[bool, yuv_norm.YuvNormalisation] = {}
         self.scratch: dict = {}
+
+    def use_colour(self, colour: ColourInfo, logger: LogFunction) -> None:
+        """The first frame's colour matrix decides the normalisation, as upstream does."""
+        if not self.upstream_norm or self.options.raw_norm:
+            return
+        matrix, warning = yuv_norm.matrix_of_frames(colour.matrix)
+        if warning:
+            logger(log.WARNING, warning)
+        self.matrix = yuv_norm.matrix_coefficients(matrix, colour.primaries)
+        self.norms.clear()
+
+    def _norm(self, color_range: int) -> yuv_norm.YuvNormalisation:
+        full_range = color_range == AVCOL_RANGE_JPEG
+        norm = self.norms.get(full_range)
+        if norm is None:
+            if not self.upstream_norm:
+                norm = yuv_norm.levels(self.fmt, full_range)
+            else:
+                mean, std = self.options.normalisation(self.upstream_defaults)
+                matrix = self.matrix or yuv_norm.MATRIX_COEFFICIENTS[yuv_norm.MATRIX_BT709]
+                norm = yuv_norm.upstream(self.fmt, full_range, matrix, mean, std, self.options.raw_norm)
+            self.norms[full_range] = norm
+        return norm
 
     def tensor_shapes(self, width: int, height: int) -> list[tuple[int, ...]]:
         chroma_w, chroma_h = pixels.chroma_size(width, height)
         return [(1, height, width), (2, chroma_h, chroma_w)]
 
     def read(self, planes: list[np.ndarray], color_range: int, out: list[np.ndarray]) -> None:
-        pixels.read_yuv(self.fmt, planes, color_range == AVCOL_RANGE_JPEG, out[0], out[1])
+        pixels.read_yuv(self.fmt, planes, self._norm(color_range), out[0], out[1])
 
     def write(self, tensors: list[np.ndarray], color_range: int, planes: list[np.ndarray]) -> None:
         scratch = _scratch(self.scratch, [tensors[0].shape[1:], tensors[1].shape[1:]])
-        pixels.write_yuv(self.fmt, tensors[0], tensors[1], color_range == AVCOL_RANGE_JPEG, planes, scratch)
+        pixels.write_yuv(self.fmt, tensors[0], tensors[1], self._norm(color_range), planes, scratch)
 
 
 class CodeRgbCodec(RgbCodec):
@@ -78,10 +117,10 @@ class CodeRgbCodec(RgbCodec):
 
     dtype = np.dtype(np.uint8)
 
-    def __init__(self, fmt: PixelFormat, options: Options) -> None:
+    def __init__(self, fmt: PixelFormat, options: Options, upstream_contract: bool = False) -> None:
         if not takes_codes(fmt):
             raise NnvisrError(f"pixels=model takes 8-bit planar RGB (gbrp), not {fmt.name}")
-        super().__init__(fmt, options)
+        super().__init__(fmt, options, upstream_contract)
 
     def read(self, planes: list[np.ndarray], color_range: int, out: list[np.ndarray]) -> None:
         for channel, plane in enumerate(self.fmt.rgb_planes):
@@ -105,10 +144,15 @@ def plane_shapes(fmt: PixelFormat, width: int, height: int) -> list[tuple[int, i
     return [(height, width), (chroma_h, chroma_w), (chroma_h, chroma_w)]
 
 
-def make_codec(fmt: PixelFormat, family: str, options: Options, codes: bool = False) -> FrameCodec:
-    """codes: the network converts pixels itself (pixels=model)."""
+def make_codec(
+    fmt: PixelFormat, family: str, options: Options, codes: bool = False, upstream_contract: bool = False
+) -> FrameCodec:
+    """codes: the network converts pixels itself (pixels=model). upstream_contract: a model in upstream
+    NNVISR's two-stage layout, whose normalisation defaults are upstream's."""
     if fmt.family != family:
         raise NnvisrError(f"pixel format {fmt.name} does not suit a {family} model")
     if codes:
-        return CodeRgbCodec(fmt, options)
-    return RgbCodec(fmt, options) if family == pixels.RGB else YuvCodec(fmt)
+        return CodeRgbCodec(fmt, options, upstream_contract)
+    if family == pixels.RGB:
+        return RgbCodec(fmt, options, upstream_contract)
+    return YuvCodec(fmt, options, upstream_contract)

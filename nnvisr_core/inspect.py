@@ -22,18 +22,25 @@ def _tensors(title: str, tensors: list[TensorInfo]) -> str:
 def _flags(options: Options) -> list[str]:
     return [
         f"window: {options.window_frames} frames in (input_count={options.input_count}, "
-        f"extra_frame={int(options.extra_frame)}), {options.output_frames} network frames out "
+        f"extra_frame={int(options.extra_frame)}: {options.consumed} consumed), {options.output_frames} network "
+        f"frames out "
         f"(interpolation={int(options.interpolating)}, double_frame={int(options.double_frame)})",
         f"batch: batch_size_fusion={options.batch_size_fusion}"
         + (f", batch_size_extract={options.batch_size_extract}" if options.batch_size_extract else ""),
-        f"normalisation: mean={list(options.norm_mean)} std={list(options.norm_std)} raw_norm={int(options.raw_norm)}",
     ]
+
+
+def _normalisation(options: Options, upstream_contract: bool) -> str:
+    mean, std = options.normalisation(upstream_contract)
+    given = "" if options.norm_given else " (defaults of upstream's two-stage contract)" if upstream_contract else ""
+    return f"normalisation: mean={list(mean)} std={list(std)} raw_norm={int(options.raw_norm)}{given}"
 
 
 def _check_size(runner, options: Options, family: str, width: int, height: int) -> str:
     fmt = pixels.FORMATS[pixels.formats_of_family(family)[0]]
     # As the filter will run it (pixels=model merges the conversion: another graph, another engine).
-    codec = make_codec(fmt, family, options, codes=codes_wanted(options, runner) and takes_codes(fmt))
+    codes = codes_wanted(options, runner) and takes_codes(fmt)
+    codec = make_codec(fmt, family, options, codes, runner.upstream_contract)
     norm = codec.norm if isinstance(codec, CodeRgbCodec) else None
     out_w, out_h = runner.configure(width, height, codec.tensor_shapes(width, height), codec.tensor_shapes, norm)
     return f"{width}x{height} -> {out_w}x{out_h} (scale_factor={options.scale_w:g}, scale_factor_h={options.scale_h:g})"
@@ -67,6 +74,7 @@ def describe(settings: list[str], width: int, height: int) -> list[str]:
             lines.append(_tensors("fusion outputs", runner.fusion.outputs))
             lines.append(f"  size check: {size}")
     lines += _flags(options)
+    lines.append(_normalisation(options, runner.upstream_contract))
     return lines
 
 

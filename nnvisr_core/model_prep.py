@@ -18,6 +18,7 @@ import pathlib
 from typing import TYPE_CHECKING
 
 from .errors import NnvisrError
+from .fused_activation import fused_activation
 from .pixel_graph import PixelIO, wrap_rgb
 
 if TYPE_CHECKING:
@@ -52,12 +53,38 @@ def _kernel_shape(model: onnx.ModelProto, weight: str) -> list[int] | None:
     return None
 
 
-def rewrite_upstream_deform_conv(model: onnx.ModelProto) -> bool:
-    """custom::DeformConv2d(x, offset, mask, weight, bias) -> DeformConv(x, weight, offset, bias, mask)."""
+def _is_upstream_deform(node: onnx.NodeProto) -> bool:
+    return node.domain == UPSTREAM_DOMAIN and node.op_type == UPSTREAM_DEFORM
+
+
+def _standard_deform_conv(model: onnx.ModelProto, node: onnx.NodeProto) -> list[onnx.NodeProto]:
+    """One custom::DeformConv2d as DeformConv, followed by the activation upstream's exporter fused into it."""
     from onnx import helper
 
-    targets = [n for n in model.graph.node if n.domain == UPSTREAM_DOMAIN and n.op_type == UPSTREAM_DEFORM]
-    if not targets:
+    attrs = _attributes(node)
+    x, offset, mask, weight = list(node.input[:4])
+    bias = node.input[4] if len(node.input) > 4 else ""
+    pad_h, pad_w = attrs.get("padding", [0, 0])
+    new_attrs = {
+        "strides": list(attrs.get("stride", [1, 1])),
+        "pads": [pad_h, pad_w, pad_h, pad_w],
+        "dilations": list(attrs.get("dilation", [1, 1])),
+        "group": 1,
+        "offset_group": int(attrs.get("deformable_groups", 1)),
+    }
+    kernel = _kernel_shape(model, weight)
+    if kernel:
+        new_attrs["kernel_shape"] = kernel
+    activation = fused_activation(node.name, attrs)
+    output = node.output[0]
+    convolved = f"{output}__before_activation" if activation else output
+    deform = helper.make_node("DeformConv", [x, weight, offset, bias, mask], [convolved], name=node.name, **new_attrs)
+    return [deform, *activation.nodes(convolved, output, model)] if activation else [deform]
+
+
+def rewrite_upstream_deform_conv(model: onnx.ModelProto) -> bool:
+    """custom::DeformConv2d(x, offset, mask, weight, bias) -> DeformConv(x, weight, offset, bias, mask)."""
+    if not any(_is_upstream_deform(n) for n in model.graph.node):
         return False
     opset = _default_opset(model) or 1
     if opset < DEFORM_OPSET:
@@ -68,31 +95,12 @@ def rewrite_upstream_deform_conv(model: onnx.ModelProto) -> bool:
             model.CopyFrom(version_converter.convert_version(model, DEFORM_OPSET))
         except Exception as error:  # the converter raises plain RuntimeErrors
             raise NnvisrError(f"cannot convert the model from opset {opset} to {DEFORM_OPSET}: {error}") from None
-        targets = [n for n in model.graph.node if n.domain == UPSTREAM_DOMAIN and n.op_type == UPSTREAM_DEFORM]
-    for node in targets:
-        attrs = _attributes(node)
-        if attrs.get("activation_type", -1) != -1:
-            raise NnvisrError(
-                f"DeformConv2d node {node.name!r} has a fused activation (activation_type="
-                f"{attrs['activation_type']}); export the model without upstream's optimiser"
-            )
-        x, offset, mask, weight = list(node.input[:4])
-        bias = node.input[4] if len(node.input) > 4 else ""
-        pad_h, pad_w = attrs.get("padding", [0, 0])
-        new_attrs = {
-            "strides": list(attrs.get("stride", [1, 1])),
-            "pads": [pad_h, pad_w, pad_h, pad_w],
-            "dilations": list(attrs.get("dilation", [1, 1])),
-            "group": 1,
-            "offset_group": int(attrs.get("deformable_groups", 1)),
-        }
-        kernel = _kernel_shape(model, weight)
-        if kernel:
-            new_attrs["kernel_shape"] = kernel
-        replacement = helper.make_node(
-            "DeformConv", [x, weight, offset, bias, mask], list(node.output), name=node.name, **new_attrs
-        )
-        node.CopyFrom(replacement)
+    # Each node is replaced in place, by DeformConv and its activation, so the graph stays in topological order.
+    nodes = []
+    for node in model.graph.node:
+        nodes += _standard_deform_conv(model, node) if _is_upstream_deform(node) else [node]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
     if not any(n.domain == UPSTREAM_DOMAIN for n in model.graph.node):
         kept = [o for o in model.opset_import if o.domain != UPSTREAM_DOMAIN]
         del model.opset_import[:]

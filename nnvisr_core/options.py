@@ -14,6 +14,9 @@ from typing import Any
 from .errors import NnvisrError
 
 BACKENDS = ("auto", "onnxruntime", "cuda", "tensorrt")
+# (mean, std) per RGB channel: upstream NNVISR's defaults (docs/usage.md), and no normalisation.
+UPSTREAM_NORM = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+PLAIN_NORM = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 PIXEL_PATHS = ("auto", "host", "model")
 
 
@@ -24,7 +27,7 @@ class Options:
     engine_path: str | None = None
     scale_factor: float | None = None
     scale_factor_h: float | None = None
-    input_count: int = 1
+    input_count: int = 1  # frames the network takes per window (upstream's meaning)
     feature_count: int = 64
     extraction_layers: int = 1
     interpolation: bool | None = None
@@ -34,8 +37,9 @@ class Options:
     batch_size_extract: int | None = None
     use_fp16: bool = False
     low_mem: bool = False
-    norm_mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    norm_std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    # None: not given; the model's contract decides (see Options.normalisation).
+    norm_mean: tuple[float, float, float] | None = None
+    norm_std: tuple[float, float, float] | None = None
     raw_norm: bool = False
     backend: str = "auto"
     # Where 8-bit planar RGB frames are converted: in nnvisr's C loops / numpy (host), or by
@@ -65,12 +69,29 @@ class Options:
     @property
     def window_frames(self) -> int:
         """Frames the network takes per window."""
-        return self.input_count + (1 if self.extra_frame else 0)
+        return self.input_count
+
+    @property
+    def consumed(self) -> int:
+        """Frames a window consumes (the paper's n): with extra_frame the last one is shared with the next window."""
+        return self.input_count - (1 if self.extra_frame else 0)
 
     @property
     def output_frames(self) -> int:
         """Frames the network produces per window."""
-        return 2 * self.input_count if self.double_frame else self.input_count
+        return 2 * self.consumed if self.double_frame else self.consumed
+
+    @property
+    def norm_given(self) -> bool:
+        return self.norm_mean is not None or self.norm_std is not None
+
+    def normalisation(self, upstream_defaults: bool) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(mean, std) in effect. Upstream's two-stage contract defaults to ImageNet's statistics
+        (upstream_defaults); nnvisr's single-stage contract to none (0 and 1)."""
+        mean_default, std_default = UPSTREAM_NORM if upstream_defaults else PLAIN_NORM
+        mean = self.norm_mean if self.norm_mean is not None else mean_default
+        std = self.norm_std if self.norm_std is not None else std_default
+        return mean, std
 
 
 FIELDS = {field.name: field for field in dataclasses.fields(Options)}
@@ -169,6 +190,11 @@ def validate(options: Options) -> None:
             raise NnvisrError(f"option {name} must be in (0, 16], got {value}")
     if options.input_count < 1:
         raise NnvisrError(f"input_count must be at least 1, got {options.input_count}")
+    if options.extra_frame and options.input_count < 2:
+        raise NnvisrError(
+            f"extra_frame=1 needs input_count >= 2 (input_count counts the frames the network takes, the last one "
+            f"shared with the next window), got {options.input_count}"
+        )
     if options.batch_size_fusion < 1:
         raise NnvisrError(f"batch_size_fusion must be at least 1, got {options.batch_size_fusion}")
     if options.double_frame and not options.interpolating:
@@ -179,16 +205,17 @@ def validate(options: Options) -> None:
     ):
         raise NnvisrError("interpolation without double_frame keeps the size: scale_factor must be 1")
     extract = options.batch_size_extract
-    unit = options.batch_size_fusion * options.input_count
+    unit = options.batch_size_fusion * options.consumed
     if extract is not None and (extract < unit or extract % unit):
         raise NnvisrError(
-            f"batch_size_extract must be a multiple of batch_size_fusion*input_count = {unit}, got {extract}"
+            f"batch_size_extract must be a multiple of batch_size_fusion*(input_count-extra_frame) = {unit}, "
+            f"got {extract}"
         )
     if options.backend not in BACKENDS:
         raise NnvisrError(f"backend must be one of {', '.join(BACKENDS)}, got {options.backend!r}")
     if options.pixels not in PIXEL_PATHS:
         raise NnvisrError(f"pixels must be one of {', '.join(PIXEL_PATHS)}, got {options.pixels!r}")
-    if any(s == 0 for s in options.norm_std):
+    if options.norm_std is not None and any(s == 0 for s in options.norm_std):
         raise NnvisrError("norm_std must not contain 0")
     if options.threads < 0:
         raise NnvisrError("threads must be >= 0")

@@ -7,18 +7,22 @@ only normalises the formats a model takes natively:
 - YUV 4:2:0 models: yuv420p and yuv420p10/12/16, limited or full range.
 
 RGB tensors are [3, H, W] in R G B order, x = (code/max - mean)/std
-(raw_norm: (code - mean)/std). YUV tensors are y [1, H, W] and uv [2, ⌈H/2⌉, ⌈W/2⌉]
-with black..white mapped to 0..1 and neutral chroma to 0.5.
+(raw_norm: (code - mean)/std). YUV tensors are y [1, H, W] and uv [2, ⌈H/2⌉, ⌈W/2⌉],
+x = code * gain + offset per plane (yuv_norm.py chooses gain and offset).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import NnvisrError
+
+if TYPE_CHECKING:
+    from .yuv_norm import YuvNormalisation
 
 try:  # C loops for packed rgb24, built with the package (meson); numpy does the same without them
     from ._pixel_kernels import ffi as _ffi
@@ -187,57 +191,32 @@ def write_rgb(
 # ---------------------------------------------------------------- YUV
 
 
-def yuv_levels(fmt: PixelFormat, full_range: bool) -> tuple[float, float, float, float]:
-    """(luma black, luma span, chroma zero, chroma span) in code values."""
-    if full_range:
-        return 0.0, float(fmt.max_code), float(1 << (fmt.depth - 1)), float(fmt.max_code)
-    step = float(1 << (fmt.depth - 8))
-    return 16.0 * step, 219.0 * step, 128.0 * step, 224.0 * step
-
-
-def read_yuv(
-    fmt: PixelFormat, planes: list[np.ndarray], full_range: bool, y_out: np.ndarray, uv_out: np.ndarray
-) -> None:
+def read_yuv(fmt: PixelFormat, planes: list[np.ndarray], norm: YuvNormalisation, y_out: np.ndarray,
+             uv_out: np.ndarray) -> None:
     """planes: Y [H, W], U and V [⌈H/2⌉, ⌈W/2⌉]; y_out [1, H, W], uv_out [2, ...]."""
-    black, span, zero, cspan = yuv_levels(fmt, full_range)
-    np.subtract(planes[0], black, out=y_out[0], casting="unsafe")
-    y_out *= np.float32(1.0 / span)
-    for channel in (0, 1):
-        np.subtract(planes[1 + channel], zero, out=uv_out[channel], casting="unsafe")
-    uv_out *= np.float32(1.0 / cspan)
-    uv_out += np.float32(0.5)
-
-
-def legal_range(fmt: PixelFormat, full_range: bool) -> tuple[tuple[float, float], tuple[float, float]]:
-    """(luma low, high), (chroma low, high): limited range keeps to 16-235 and 16-240 (scaled)."""
-    if full_range:
-        return (0, fmt.max_code), (0, fmt.max_code)
-    step = float(1 << (fmt.depth - 8))
-    return (16 * step, 235 * step), (16 * step, 240 * step)
+    targets = (y_out[0], uv_out[0], uv_out[1])
+    for plane, target, gain, offset in zip(planes, targets, norm.gain, norm.offset):
+        np.multiply(plane, np.float32(gain), out=target, casting="unsafe")
+        target += np.float32(offset)
 
 
 def write_yuv(
     fmt: PixelFormat,
     y: np.ndarray,
     uv: np.ndarray,
-    full_range: bool,
+    norm: YuvNormalisation,
     planes: list[np.ndarray],
     scratch: list[np.ndarray] | None = None,
 ) -> None:
-    """y [1, H, W] and uv [2, ...] -> the frame's planes. scratch: float32 arrays shaped as y[0] and uv[0]."""
-    black, span, zero, cspan = yuv_levels(fmt, full_range)
-    (low, high), (chroma_low, chroma_high) = legal_range(fmt, full_range)
+    """y [1, H, W] and uv [2, ...] -> the frame's planes, rounded and clamped to the legal range.
+    scratch: float32 arrays shaped as y[0] and uv[0]."""
     if scratch is None or scratch[0].shape != y.shape[1:] or scratch[1].shape != uv.shape[1:]:
         scratch = [np.empty(y.shape[1:], np.float32), np.empty(uv.shape[1:], np.float32)]
-    codes = scratch[0]
-    np.multiply(y[0], np.float32(span), out=codes)
-    codes += np.float32(black)
-    np.clip(codes, low, high, out=codes)
-    np.rint(codes, out=planes[0], casting="unsafe")
-    codes = scratch[1]
-    for channel in (0, 1):
-        np.subtract(uv[channel], np.float32(0.5), out=codes)
-        codes *= np.float32(cspan)
-        codes += np.float32(zero)
-        np.clip(codes, chroma_low, chroma_high, out=codes)
-        np.rint(codes, out=planes[1 + channel], casting="unsafe")
+    sources = (y[0], uv[0], uv[1])
+    for index, (source, plane) in enumerate(zip(sources, planes)):
+        codes = scratch[min(index, 1)]
+        # code = (x - offset) / gain
+        np.subtract(source, np.float32(norm.offset[index]), out=codes)
+        codes *= np.float32(1 / norm.gain[index])
+        np.clip(codes, norm.low[index], norm.high[index], out=codes)
+        np.rint(codes, out=plane, casting="unsafe")

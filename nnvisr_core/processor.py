@@ -41,6 +41,8 @@ from .two_stage import TwoStageRunner
 
 class Runner(Protocol):
     families: list[str]
+    # Upstream NNVISR's contract (two-stage layout): its normalisation defaults apply.
+    upstream_contract: bool
 
     def on_gpu(self) -> bool:
         """Whether the networks run (or are expected to run) on a GPU."""
@@ -168,7 +170,7 @@ class Processor:
         fmt = pixels.lookup(link.pix_fmt)
         self.fmt = fmt
         codes = codes_wanted(self.options, self.runner) and takes_codes(fmt)
-        self.codec = codec = make_codec(fmt, fmt.family, self.options, codes=codes)
+        self.codec = codec = make_codec(fmt, fmt.family, self.options, codes, self.runner.upstream_contract)
         norm = codec.norm if isinstance(codec, CodeRgbCodec) else None
         self.in_size = (link.width, link.height)
         # Sizes the network cannot take are padded by edge replication and cropped back.
@@ -238,6 +240,7 @@ class Processor:
         assert self.codec is not None, "push before configure"
         if self.colour is None:
             self.colour = colour or ColourInfo(2, 2, 2)
+            self.codec.use_colour(self.colour, self.log)
         tensors = self.runner.input_slot(len(self.pending)) if self.direct else None
         if tensors is None:
             tensors = self._frame_tensors()

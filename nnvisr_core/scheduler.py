@@ -6,8 +6,9 @@ and its output frames (a network output, or an input frame passed through)
 with their timestamps.
 
 The rules (NNVISR paper, section 3.3), per scene:
-- consumed frames are cut into groups of n = input_count; a window is the
-  group, plus the next frame with extra_frame; windows never cross a scene cut;
+- consumed frames are cut into groups of n = input_count - extra_frame; a
+  window is the group, plus the next frame with extra_frame (the network takes
+  input_count frames); windows never cross a scene cut;
 - the extra frame of a scene's last group is the scene's last frame again;
 - a short last group is filled with frames of the previous group (recycled),
   and only the frames not yet output are output;
@@ -61,7 +62,7 @@ class Layout:
 
     @classmethod
     def from_options(cls, options: Options) -> Layout:
-        return cls(options.input_count, options.extra_frame, options.interpolating, options.double_frame)
+        return cls(options.consumed, options.extra_frame, options.interpolating, options.double_frame)
 
     @property
     def needs_next_frame(self) -> bool:

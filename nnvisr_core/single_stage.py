@@ -28,6 +28,8 @@ def output_size(size: int, scale: float) -> int:
 
 
 class SingleStageRunner:
+    upstream_contract = False  # nnvisr's own contract: no normalisation unless asked
+
     def __init__(self, backend: Backend, options: Options, reopen: Reopen | None = None) -> None:
         self.backend = backend
         self.options = options

@@ -38,7 +38,7 @@ from .single_stage import FrameLookup, OutputLookup, output_size
 
 
 def file_names(options: Options, family: str) -> tuple[str, str]:
-    """fe_n{n}_{sw}x{sh}_l{L}[_yuv1-1].onnx and the ff_ twin; scales printed like C++ floats."""
+    """fe_n{input_count}_{sw}x{sh}_l{L}[_yuv1-1].onnx and the ff_ twin; scales printed like C++ floats."""
     suffix = "_yuv1-1" if family == YUV420 else ""
     stem = f"n{options.input_count}_{options.scale_w:g}x{options.scale_h:g}_l{options.extraction_layers}{suffix}"
     return f"fe_{stem}.onnx", f"ff_{stem}.onnx"
@@ -53,6 +53,8 @@ def level_sizes(width: int, height: int, levels: int) -> list[tuple[int, int]]:
 
 
 class TwoStageRunner:
+    upstream_contract = True
+
     def __init__(
         self, directory: pathlib.Path, folders: list[str], options: Options, logger: LogFunction,
         any_colour: bool = False,
@@ -124,7 +126,7 @@ class TwoStageRunner:
             if not path.is_file():
                 raise NnvisrError(f"two-stage model file {path.name} is missing from {path.parent}")
         options = self.options
-        batch_extract = options.batch_size_extract or options.batch_size_fusion * options.input_count
+        batch_extract = options.batch_size_extract or options.batch_size_fusion * options.consumed
         extract_io = fusion_io = None
         if self.codes is not None:
             if self.family != RGB:
@@ -213,7 +215,7 @@ class TwoStageRunner:
         assert self.extract is not None
         options = self.options
         batch = options.batch_size_fusion
-        self.batch_extract = options.batch_size_extract or batch * options.input_count
+        self.batch_extract = options.batch_size_extract or batch * options.consumed
         names = ["y", "uv"] if self.family == YUV420 else ["rgb"]
         extract, fusion = self.extract, self.fusion
         self.extract_in = {
@@ -236,7 +238,7 @@ class TwoStageRunner:
         }
         self.bound_extract: dict[int, Callable[[], None]] = {}
         self.bound_fusion: dict[int, Callable[[], None]] = {}
-        self.layout = Fig1Layout(batch, options.input_count, options.extra_frame)
+        self.layout = Fig1Layout(batch, options.consumed, options.extra_frame)
         dtypes = {self._dtype(self.fusion, name) for name in self.fusion_in} | {
             t.dtype for t in self.extract.outputs
         }

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from onnx_models import colour_mix, index_weights, temporal_mix
 
-from nnvisr_core import pixels
+from nnvisr_core import pixels, yuv_norm
 from nnvisr_core.options import parse_filter_options
 from nnvisr_core.processor import LinkConfig, Processor
 
@@ -76,7 +76,7 @@ def test_one_frame_windows_of_a_temporal_model_are_read_in_place(tmp_path: pathl
 def test_interpolation_keeps_the_per_frame_store(tmp_path: pathlib.Path) -> None:
     """Windows of two frames, inputs passed through: frames need tensors of their own."""
     model = temporal_mix(tmp_path / "t.onnx", index_weights(1, 2))
-    text = f"model={model}\nbackend=onnxruntime\ninterpolation=1\nextra_frame=1"
+    text = f"model={model}\nbackend=onnxruntime\ninterpolation=1\ninput_count=2\nextra_frame=1"
     processor = Processor(parse_filter_options(text), lambda *a: None)
     processor.configure(LinkConfig(8, 6, "rgb24", Fraction(1, 25), Fraction(25)))
     assert not processor.direct
@@ -102,7 +102,8 @@ def test_writes_with_scratch_equal_writes_without(name: str) -> None:
         with_scratch = [np.zeros(s, fmt.dtype) for s in shapes]
         without = [np.zeros(s, fmt.dtype) for s in shapes]
         scratch = [np.empty((height, width), np.float32), np.empty((3, 6), np.float32)]
-        pixels.write_yuv(fmt, y, uv, False, with_scratch, scratch)
-        pixels.write_yuv(fmt, y, uv, False, without)
+        norm = yuv_norm.levels(fmt, False)
+        pixels.write_yuv(fmt, y, uv, norm, with_scratch, scratch)
+        pixels.write_yuv(fmt, y, uv, norm, without)
     for a, b in zip(with_scratch, without):
         assert a.tobytes() == b.tobytes()

@@ -25,9 +25,9 @@ def test_bundled_model() -> None:
 
 def test_temporal_model_options(tmp_path: pathlib.Path) -> None:
     model = onnx_models.temporal_mix(tmp_path / "t.onnx", onnx_models.index_weights(4, 3), 2)
-    result = inspect(str(model), "input_count=2", "extra_frame=1", "double_frame=1")
+    result = inspect(str(model), "input_count=3", "extra_frame=1", "double_frame=1")
     assert result.returncode == 0, result.stderr
-    assert "window: 3 frames in (input_count=2, extra_frame=1), 4 network frames out" in result.stdout
+    assert "window: 3 frames in (input_count=3, extra_frame=1: 2 consumed), 4 network frames out" in result.stdout
 
 
 def test_invalid_model_is_one_error_line(tmp_path: pathlib.Path) -> None:

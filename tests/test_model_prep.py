@@ -16,17 +16,21 @@ from nnvisr_core.model_prep import prepare, rewrite_upstream_deform_conv
 RNG = np.random.default_rng(3)
 
 
-def upstream_deform_model(path: pathlib.Path, weight, bias, opset: int, activation: int = -1) -> pathlib.Path:
-    """What upstream's deform_conv2d helper exports: custom::DeformConv2d(x, offset, mask, weight, bias)."""
+def upstream_deform_model(
+    path: pathlib.Path, weight, bias, opset: int, activation: int = -1, alpha: float = 0.0, beta: float = 0.0,
+    then_relu: bool = True,
+) -> pathlib.Path:
+    """What upstream's deform_conv2d helper exports: custom::DeformConv2d(x, offset, mask, weight, bias), its
+    optimiser folding a following activation into activation_type/alpha/beta (TensorRT's ActivationType)."""
     node = helper.make_node(
-        "DeformConv2d", ["x", "offset", "mask", "w", "b"], ["dcn"], domain="custom",
+        "DeformConv2d", ["x", "offset", "mask", "w", "b"], ["dcn" if then_relu else "y"], domain="custom",
         stride=[1, 1], padding=[1, 1], dilation=[1, 1], deformable_groups=1, activation_type=activation,
-        alpha=0.0, beta=0.0,
+        alpha=alpha, beta=beta,
     )
-    relu = helper.make_node("Relu", ["dcn"], ["y"])
+    nodes = [node, helper.make_node("Relu", ["dcn"], ["y"])] if then_relu else [node]
     value = lambda n, s: helper.make_tensor_value_info(n, TensorProto.FLOAT, s)  # noqa: E731
     graph = helper.make_graph(
-        [node, relu], "upstream_dcn",
+        nodes, "upstream_dcn",
         [value("x", [1, 2, 5, 6]), value("offset", [1, 18, 5, 6]), value("mask", [1, 9, 5, 6])],
         [value("y", [1, 3, 5, 6])],
         initializer=[numpy_helper.from_array(weight, "w"), numpy_helper.from_array(bias, "b")],
@@ -78,10 +82,56 @@ def test_upstream_deform_conv_runs_as_onnx_deform_conv(tmp_path: pathlib.Path, o
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
-def test_fused_activation_is_refused(tmp_path: pathlib.Path) -> None:
+def _erf(x: np.ndarray) -> np.ndarray:
+    from math import erf
+
+    return np.vectorize(erf)(x)
+
+
+# TensorRT's ActivationType -> (alpha, beta, its definition in TensorRT's documentation)
+ACTIVATIONS = {
+    0: (0.0, 0.0, lambda x, a, b: np.maximum(x, 0)),
+    1: (0.0, 0.0, lambda x, a, b: 1 / (1 + np.exp(-x))),
+    2: (0.0, 0.0, lambda x, a, b: np.tanh(x)),
+    3: (0.1, 0.0, lambda x, a, b: np.where(x >= 0, x, a * x)),
+    4: (0.7, 0.0, lambda x, a, b: np.where(x >= 0, x, a * (np.exp(x) - 1))),
+    5: (1.67, 1.05, lambda x, a, b: b * np.where(x >= 0, x, a * (np.exp(x) - 1))),
+    6: (0.0, 0.0, lambda x, a, b: x / (1 + np.abs(x))),
+    7: (0.8, 1.3, lambda x, a, b: a * np.log(np.exp(b * x) + 1)),
+    8: (-0.5, 0.75, lambda x, a, b: np.clip(x, a, b)),
+    9: (0.2, 0.5, lambda x, a, b: np.clip(a * x + b, 0, 1)),
+    10: (1.5, 0.6, lambda x, a, b: a * np.tanh(b * x)),
+    11: (0.3, 0.0, lambda x, a, b: np.where(x > a, x, 0)),
+    12: (0.0, 0.0, lambda x, a, b: 0.5 * x * (1 + _erf(x / np.sqrt(2)))),
+    13: (0.0, 0.0, lambda x, a, b: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("opset", [13, 19])
+def test_fused_activation_follows_the_deform_conv(tmp_path: pathlib.Path, kind: int, opset: int) -> None:
+    """Upstream's exporter folds the activation into the node; the rewrite applies it after DeformConv."""
+    alpha, beta, definition = ACTIVATIONS[kind]
+    rng = np.random.default_rng(11)
+    weight = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    bias = rng.standard_normal(3).astype(np.float32) * 0.1
+    path = upstream_deform_model(tmp_path / "dcn.onnx", weight, bias, opset, kind, alpha, beta, then_relu=False)
+    prepared = prepare(path)
+    assert prepared is not None
+    x = rng.random((1, 2, 5, 6), np.float32) - 0.5
+    offset = (rng.random((1, 18, 5, 6), np.float32) - 0.5) * 3
+    mask = rng.random((1, 9, 5, 6), np.float32)
+    session = ort.InferenceSession(prepared, providers=["CPUExecutionProvider"])
+    got = session.run(None, {"x": x, "offset": offset, "mask": mask})[0]
+    convolved = deform_conv_reference(x, offset, mask, weight, bias)
+    assert (convolved < 0).any() and (convolved > 0).any()
+    np.testing.assert_allclose(got, definition(convolved, alpha, beta), atol=1e-4)
+
+
+def test_unknown_fused_activation_is_refused_by_name(tmp_path: pathlib.Path) -> None:
     path = upstream_deform_model(tmp_path / "dcn.onnx", np.ones((3, 2, 3, 3), np.float32), np.zeros(3, np.float32),
-                                 19, activation=0)
-    with pytest.raises(NnvisrError, match="fused activation"):
+                                 13, activation=42)
+    with pytest.raises(NnvisrError, match=r"DeformConv2d node '.*' has activation_type=42, which is not one of"):
         prepare(path)
 
 

@@ -33,9 +33,15 @@ def test_scale_h_follows_scale() -> None:
         ("interpolation=true\nscale_factor=2\n", "scale_factor must be 1"),
         (
             "input_count=2\nbatch_size_fusion=2\nbatch_size_extract=6\n",
-            r"multiple of batch_size_fusion\*input_count = 4",
+            r"multiple of batch_size_fusion\*\(input_count-extra_frame\) = 4",
+        ),
+        (
+            "input_count=3\nextra_frame=1\nbatch_size_fusion=2\nbatch_size_extract=6\n",
+            r"multiple of batch_size_fusion\*\(input_count-extra_frame\) = 4",
         ),
         ("norm_std=1|0|1\n", "norm_std must not contain 0"),
+        ("extra_frame=1\n", "extra_frame=1 needs input_count >= 2"),
+        ("input_count=1\nextra_frame=1\ninterpolation=1\n", "extra_frame=1 needs input_count >= 2"),
         ("backend=gpu\n", "backend must be one of"),
         ("norm_mean=1|2\n", "expected three numbers"),
         ("input_count=two\n", "option input_count: invalid value"),
@@ -48,14 +54,24 @@ def test_invalid_options(text: str, message: str) -> None:
 
 
 def test_interpolation_default_follows_upstream() -> None:
-    assert merge({}, parse_filter_options("extra_frame=1\n")).interpolating
+    assert merge({}, parse_filter_options("input_count=2\nextra_frame=1\n")).interpolating
     assert not merge({}, parse_filter_options("input_count=3\n")).interpolating
 
 
-def test_window_sizes() -> None:
-    options = merge({}, parse_filter_options("input_count=3\nextra_frame=1\ndouble_frame=1\n"))
-    assert options.window_frames == 4
-    assert options.output_frames == 6
+def test_window_sizes_count_as_upstream() -> None:
+    """input_count is what the network takes; with extra_frame a window consumes one frame less."""
+    options = merge({}, parse_filter_options("input_count=4\nextra_frame=1\ndouble_frame=1\n"))
+    assert (options.window_frames, options.consumed, options.output_frames) == (4, 3, 6)
+    options = merge({}, parse_filter_options("input_count=3\n"))
+    assert (options.window_frames, options.consumed, options.output_frames) == (3, 3, 3)
+
+
+def test_normalisation_defaults_follow_the_contract() -> None:
+    options = merge({}, {})
+    assert options.normalisation(upstream_defaults=True) == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    assert options.normalisation(upstream_defaults=False) == ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    given = merge({}, parse_filter_options("norm_mean=0.1|0.2|0.3\n"))
+    assert given.normalisation(upstream_defaults=True) == ((0.1, 0.2, 0.3), (0.229, 0.224, 0.225))
 
 
 def test_package_rejects_unknown_keys() -> None:

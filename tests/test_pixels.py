@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nnvisr_core import pixels
+from nnvisr_core import pixels, yuv_norm
 from nnvisr_core.errors import NnvisrError
 
 RGB_FORMATS = ["rgb24", "gbrp", "gbrp10", "gbrp12", "gbrp16"]
@@ -68,7 +68,13 @@ def test_yuv_round_trip_is_exact(name: str, full_range: bool) -> None:
     rng = np.random.default_rng(7)
     width, height = 7, 5
     cw, ch = pixels.chroma_size(width, height)
-    (low, high), (chroma_low, chroma_high) = pixels.legal_range(fmt, full_range)
+    step = 1 << (fmt.depth - 8)
+    if full_range:
+        black, span, zero, cspan = 0.0, float(fmt.max_code), float(1 << (fmt.depth - 1)), float(fmt.max_code)
+        (low, high), (chroma_low, chroma_high) = (0, fmt.max_code), (0, fmt.max_code)
+    else:
+        black, span, zero, cspan = 16.0 * step, 219.0 * step, 128.0 * step, 224.0 * step
+        (low, high), (chroma_low, chroma_high) = (16 * step, 235 * step), (16 * step, 240 * step)
     planes = [
         rng.integers(low, high + 1, (height, width)).astype(fmt.dtype),
         rng.integers(chroma_low, chroma_high + 1, (ch, cw)).astype(fmt.dtype),
@@ -76,12 +82,12 @@ def test_yuv_round_trip_is_exact(name: str, full_range: bool) -> None:
     ]
     y = np.empty((1, height, width), np.float32)
     uv = np.empty((2, ch, cw), np.float32)
-    pixels.read_yuv(fmt, planes, full_range, y, uv)
-    black, span, zero, cspan = pixels.yuv_levels(fmt, full_range)
+    norm = yuv_norm.levels(fmt, full_range)
+    pixels.read_yuv(fmt, planes, norm, y, uv)
     np.testing.assert_allclose(y[0], (planes[0] - black) / span, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(uv[0], (planes[1] - zero) / cspan + 0.5, rtol=1e-5, atol=1e-6)
     out = [np.zeros_like(p) for p in planes]
-    pixels.write_yuv(fmt, y, uv, full_range, out)
+    pixels.write_yuv(fmt, y, uv, norm, out)
     for a, b in zip(out, planes):
         np.testing.assert_array_equal(a, b)
 
@@ -98,6 +104,6 @@ def test_limited_range_output_is_clamped_to_legal_range() -> None:
     y = np.array([[[-0.5, 1.5]]], np.float32)
     uv = np.array([[[-1.0]], [[2.0]]], np.float32)
     planes = [np.zeros((1, 2), np.uint16), np.zeros((1, 1), np.uint16), np.zeros((1, 1), np.uint16)]
-    pixels.write_yuv(fmt, y, uv, False, planes)
+    pixels.write_yuv(fmt, y, uv, yuv_norm.levels(fmt, False), planes)
     assert planes[0].tolist() == [[64, 940]]
     assert (planes[1][0, 0], planes[2][0, 0]) == (64, 960)

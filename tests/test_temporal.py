@@ -43,7 +43,7 @@ def expected_frames(frames: np.ndarray, cuts: set[int], layout: Layout, weights:
 
 
 CASES = {
-    # name: (input_count, extra_frame, interpolation, double_frame, scale)
+    # name: (consumed frames n, extra_frame, interpolation, double_frame, scale); input_count = n + extra_frame
     "vsr": (3, False, False, False, 2),
     "interpolation": (1, True, True, False, 1),
     "interpolation_n2": (2, True, True, False, 1),
@@ -63,7 +63,7 @@ def test_windows_scenes_and_times(ffmpeg: pathlib.Path, tmp_path: pathlib.Path, 
     model = onnx_models.temporal_mix(tmp_path / "t.onnx", weights, scale)
     frames, cuts = scene_clip([5, 1, 4, 7])
     options = (
-        f"model={model}:input_count={n}:extra_frame={int(extra)}:interpolation={int(interp)}"
+        f"model={model}:input_count={n + extra}:extra_frame={int(extra)}:interpolation={int(interp)}"
         f":double_frame={int(double)}:scale_factor={scale}:batch_size_fusion={batch}"
     )
     fmt = RAW["gbrp"]
@@ -90,7 +90,7 @@ def test_interpolation_keeps_vfr_midpoints(ffmpeg: pathlib.Path, tmp_path: pathl
     source = ["-f", "lavfi", "-i", "testsrc2=s=32x24:r=10:d=1.1,format=gbrp,settb=1/1000,setpts='N*N*7+3*N'"]
     common = ["-fps_mode", "passthrough", "-enc_time_base", "filter", "-c:v", "rawvideo"]
     before = frame_times(ffmpeg, [*source, *common])
-    after = frame_times(ffmpeg, [*source, "-vf", f"nnvisr=model={model}:extra_frame=1", *common])
+    after = frame_times(ffmpeg, [*source, "-vf", f"nnvisr=model={model}:input_count=2:extra_frame=1", *common])
     assert len(after) == 2 * len(before) == 22
     for i, (pts, _) in enumerate(before):
         assert after[2 * i][0] == 2 * pts
@@ -102,7 +102,7 @@ def test_interpolation_doubles_the_frame_rate(ffmpeg: pathlib.Path, tmp_path: pa
     model = onnx_models.temporal_mix(tmp_path / "t.onnx", onnx_models.index_weights(1, 2))
     result = run(ffmpeg, [
         "-f", "lavfi", "-i", "testsrc2=s=32x24:r=25:d=0.4,format=gbrp",
-        "-vf", f"nnvisr=model={model}:extra_frame=1,showinfo", "-c:v", "ffv1", "-f", "matroska",
+        "-vf", f"nnvisr=model={model}:input_count=2:extra_frame=1,showinfo", "-c:v", "ffv1", "-f", "matroska",
         str(tmp_path / "out.mkv"),
     ])
     assert result.returncode == 0, result.stderr[-2000:]

@@ -99,7 +99,7 @@ def test_fusion_matches_numpy_and_reads_every_level(tmp_path: pathlib.Path, case
     cs = "yuv_1_1_1" if yuv else "rgb_1_1"
     folder = tsm.write_two_stage(tmp_path, "m", [cs], spec, weights, yuv_gains=(0.9, 0.05, 0.8))
     stem = spec.stem(yuv)
-    assert stem.endswith(f"_l{spec.levels}{'_yuv1-1' if yuv else ''}") and stem.startswith(f"n{spec.n}_")
+    assert stem.endswith(f"_l{spec.levels}{'_yuv1-1' if yuv else ''}") and stem.startswith(f"n{spec.input_count}_")
     fe = _session(folder / cs / f"fe_{stem}.onnx")
     ff = _session(folder / cs / f"ff_{stem}.onnx")
     expected_inputs = {f"f{m}l{i}" for m in spec.member_ids for i in range(spec.levels)}
@@ -317,8 +317,8 @@ def test_manifest_supplies_the_options(ffmpeg: pathlib.Path, tmp_path: pathlib.P
     spec = tsm.Spec(2, scale=2, levels=2, features=4, extra_frame=True, interpolation=True, double_frame=True)
     weights = weights_for(spec)
     root = tmp_path / "pkg"
-    manifest = {"input_count": 2, "scale_factor": 2, "feature_count": 4, "extraction_layers": 2,
-                "extra_frame": True, "double_frame": True}
+    manifest = {"input_count": 3, "scale_factor": 2, "feature_count": 4, "extraction_layers": 2,
+                "extra_frame": True, "double_frame": True, "norm_mean": [0, 0, 0], "norm_std": [1, 1, 1]}
     tsm.write_two_stage(root, "net", ["rgb_1_1"], spec, weights, manifest=manifest)
     frames, cuts = scene_clip([4, 5])
     vf = f"scdet,nnvisr=model_path={root}:model=net"

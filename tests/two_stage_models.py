@@ -37,7 +37,7 @@ PENALTY = 100.0
 class Spec:
     """The options a two-stage model folder is made for."""
 
-    n: int  # input_count
+    n: int  # frames a window consumes: input_count - extra_frame
     scale: float = 1  # scale_factor
     levels: int = 1  # extraction_layers
     features: int = 4  # feature_count
@@ -52,8 +52,12 @@ class Spec:
 
     @property
     def members(self) -> int:
-        """Window members W: frames the fusion network takes."""
+        """Window members: frames the fusion network takes (upstream's input_count)."""
         return self.n + (1 if self.extra_frame else 0)
+
+    @property
+    def input_count(self) -> int:
+        return self.members
 
     @property
     def outputs(self) -> int:
@@ -74,12 +78,13 @@ class Spec:
         return [j + 1 for j in range(self.n)]
 
     def stem(self, yuv: bool) -> str:
-        return f"n{self.n}_{self.scale:g}x{self.sh:g}_l{self.levels}{YUV_SUFFIX if yuv else ''}"
+        return f"n{self.input_count}_{self.scale:g}x{self.sh:g}_l{self.levels}{YUV_SUFFIX if yuv else ''}"
 
     def filter_options(self) -> str:
-        """The nnvisr options naming this layout (without model_path/model)."""
+        """The nnvisr options naming this layout (without model_path/model); the networks take levels
+        (no normalisation), not upstream's default ImageNet statistics."""
         return (
-            f"input_count={self.n}:extra_frame={int(self.extra_frame)}:interpolation={int(self.interpolation)}"
+            f"input_count={self.input_count}:norm_mean=0|0|0:norm_std=1|1|1:extra_frame={int(self.extra_frame)}:interpolation={int(self.interpolation)}"
             f":double_frame={int(self.double_frame)}:scale_factor={self.scale:g}:feature_count={self.features}"
             f":extraction_layers={self.levels}"
             + (f":scale_factor_h={self.scale_h:g}" if self.scale_h is not None else "")
@@ -88,7 +93,9 @@ class Spec:
     def manifest(self) -> dict:
         """The same options as nnvisr.json values."""
         values = {
-            "input_count": self.n,
+            "input_count": self.input_count,
+            "norm_mean": [0, 0, 0],
+            "norm_std": [1, 1, 1],
             "scale_factor": self.scale,
             "feature_count": self.features,
             "extraction_layers": self.levels,

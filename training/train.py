@@ -20,6 +20,9 @@ from data import ClipSampler, box_down
 from export import write_package
 from nets import InterpExtract, InterpFusion, VsrExtract, VsrFusion
 
+# The bundled networks are trained on plain [0, 1] RGB, not on upstream NNVISR's default ImageNet statistics.
+PLAIN_NORM = {"norm_mean": [0, 0, 0], "norm_std": [1, 1, 1]}
+
 
 def charbonnier(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.sqrt((x - y) ** 2 + 1e-6).mean()
@@ -113,7 +116,7 @@ def main() -> None:
                            f"{count} parameters, trained {args.steps} steps ({seconds / 60:.0f} min on a 2-core CPU) "
                            f"by training/train.py on {sources}",
             "any_colour": True, "input_count": n, "scale_factor": 2, "feature_count": args.channels,
-            "extraction_layers": 2,
+            "extraction_layers": 2, **PLAIN_NORM,
         }
         write_package(args.out, f"n{n}_2x2_l2", extract, fusion, args.channels, 2, list(range(n)),
                       list(range(1, n + 1)), manifest)
@@ -122,10 +125,10 @@ def main() -> None:
             "description": f"2x frame rate interpolation (flow estimation and warping); {count} parameters, "
                            f"trained {args.steps} steps ({seconds / 60:.0f} min on a 2-core CPU) by training/train.py "
                            f"on {sources}",
-            "any_colour": True, "input_count": 1, "extra_frame": True, "interpolation": True, "scale_factor": 1,
-            "feature_count": args.channels, "extraction_layers": args.levels,
+            "any_colour": True, "input_count": 2, "extra_frame": True, "interpolation": True, "scale_factor": 1,
+            "feature_count": args.channels, "extraction_layers": args.levels, **PLAIN_NORM,
         }
-        write_package(args.out, f"n1_1x1_l{args.levels}", extract, fusion, args.channels, args.levels, [0, 2], [1],
+        write_package(args.out, f"n2_1x1_l{args.levels}", extract, fusion, args.channels, args.levels, [0, 2], [1],
                       manifest)
     facts = {"steps": args.steps, "minutes": round(seconds / 60, 1), "parameters": count, "command": command}
     (args.out / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
