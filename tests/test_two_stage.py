@@ -25,6 +25,7 @@ import clips
 import numpy as np
 import pytest
 import two_stage_models as tsm
+import upstream_reference
 from ffmpeg_run import RAW, filter_raw, frame_times, raw_to_rgb, raw_to_yuv, rgb_to_raw, run, yuv_to_raw
 from schedule_reference import reference
 
@@ -283,28 +284,21 @@ def test_yuv420_folder(ffmpeg: pathlib.Path, tmp_path: pathlib.Path, full_range:
         )
         for _ in range(count)
     ]
-    if full_range:
-        black, span, zero, cspan = 0, top, 128, top
-        luma_range = chroma_range = (0, top)
-    else:
-        black, span, zero, cspan = 16, 219, 128, 224
-        luma_range, chroma_range = (16, 235), (16, 240)  # limited-range output is clamped to the legal range
     vf = f"setparams=range={'pc' if full_range else 'tv'},nnvisr={model_options(root, 'net', spec, 2)}"
     data, _ = filter_raw(ffmpeg, tmp_path, fmt, yuv_to_raw(fmt, frames), (width, height), vf)
     actual = raw_to_yuv(fmt, data, width * 2, height * 2)
 
+    # upstream's contract: mean 0 and std 1 still go through the (assumed BT.709) matrix to each plane
+    luma, u_plane, v_plane = upstream_reference.yuv_planes((0, 0, 0), (1, 1, 1), "bt709", full_range)
     windows = reference(list(range(count)), [1] * count, set(), layout_of(spec))
     expected = []
     for window in windows:
-        y = [(frames[f][0][None] - black) / span for f in window.frames]
-        uv = [(np.stack(frames[f][1:]) - zero) / cspan + 0.5 for f in window.frames]
+        y = [luma.to_model(frames[f][0][None]) for f in window.frames]
+        uv = [np.stack([u_plane.to_model(frames[f][1]), v_plane.to_model(frames[f][2])]) for f in window.frames]
         for o in window.outputs:
             ey = tsm.mix_reference(y, weights, o.network_index, (2, 2))[0] * y_gain + y_offset
-            euv = (tsm.mix_reference(uv, weights, o.network_index, (2, 2)) - 0.5) * uv_gain
-            expected.append((
-                np.clip(np.rint(ey * span + black), *luma_range),
-                np.clip(np.rint(euv * cspan + zero), *chroma_range),
-            ))
+            euv = (tsm.mix_reference(uv, weights, o.network_index, (2, 2)) - 0.5) * uv_gain + 0.5
+            expected.append((luma.to_code(ey), np.stack([u_plane.to_code(euv[0]), v_plane.to_code(euv[1])])))
     assert len(actual) == len(expected) == 2 * count
     for index, ((ay, au, av), (ey, euv)) in enumerate(zip(actual, expected)):
         for plane, got, want in (("y", ay, ey), ("u", au, euv[0]), ("v", av, euv[1])):
