@@ -52,6 +52,35 @@ def _kernel_shape(model: onnx.ModelProto, weight: str) -> list[int] | None:
     return None
 
 
+def _deform_attributes(node: onnx.NodeProto) -> dict:
+    """The attributes of one custom::DeformConv2d node, checked against what upstream's helper exports."""
+    where = f"DeformConv2d node {node.name!r}"
+    if len(node.input) not in (4, 5) or not all(node.input[:4]) or len(node.output) != 1:
+        raise NnvisrError(
+            f"{where} has {len(node.input)} inputs and {len(node.output)} outputs; "
+            "expected (x, offset, mask, weight[, bias]) -> one output"
+        )
+    attrs = _attributes(node)
+    if attrs.get("activation_type", -1) != -1:
+        raise NnvisrError(
+            f"{where} has a fused activation (activation_type="
+            f"{attrs['activation_type']}); export the model without upstream's optimiser"
+        )
+    checked: dict = {}
+    for name, default in (("stride", [1, 1]), ("padding", [0, 0]), ("dilation", [1, 1])):
+        value = attrs.get(name, default)
+        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)):
+            raise NnvisrError(f"{where}: attribute {name} must be two integers, got {value!r}")
+        if min(value) < (0 if name == "padding" else 1):
+            raise NnvisrError(f"{where}: attribute {name} {value} is out of range")
+        checked[name] = value
+    groups = attrs.get("deformable_groups", 1)
+    if not isinstance(groups, int) or groups < 1:
+        raise NnvisrError(f"{where}: attribute deformable_groups must be a positive integer, got {groups!r}")
+    checked["deformable_groups"] = groups
+    return checked
+
+
 def rewrite_upstream_deform_conv(model: onnx.ModelProto) -> bool:
     """custom::DeformConv2d(x, offset, mask, weight, bias) -> DeformConv(x, weight, offset, bias, mask)."""
     from onnx import helper
@@ -70,21 +99,16 @@ def rewrite_upstream_deform_conv(model: onnx.ModelProto) -> bool:
             raise NnvisrError(f"cannot convert the model from opset {opset} to {DEFORM_OPSET}: {error}") from None
         targets = [n for n in model.graph.node if n.domain == UPSTREAM_DOMAIN and n.op_type == UPSTREAM_DEFORM]
     for node in targets:
-        attrs = _attributes(node)
-        if attrs.get("activation_type", -1) != -1:
-            raise NnvisrError(
-                f"DeformConv2d node {node.name!r} has a fused activation (activation_type="
-                f"{attrs['activation_type']}); export the model without upstream's optimiser"
-            )
+        attrs = _deform_attributes(node)
         x, offset, mask, weight = list(node.input[:4])
         bias = node.input[4] if len(node.input) > 4 else ""
-        pad_h, pad_w = attrs.get("padding", [0, 0])
+        pad_h, pad_w = attrs["padding"]
         new_attrs = {
-            "strides": list(attrs.get("stride", [1, 1])),
+            "strides": attrs["stride"],
             "pads": [pad_h, pad_w, pad_h, pad_w],
-            "dilations": list(attrs.get("dilation", [1, 1])),
+            "dilations": attrs["dilation"],
             "group": 1,
-            "offset_group": int(attrs.get("deformable_groups", 1)),
+            "offset_group": attrs["deformable_groups"],
         }
         kernel = _kernel_shape(model, weight)
         if kernel:
@@ -127,9 +151,20 @@ def prepare(path: pathlib.Path, fp16: bool = False, pixel_io: PixelIO | None = N
     return model.SerializeToString() if changed else None
 
 
+SCAN_CHUNK = 1 << 20
+
+
 def _may_hold_upstream_nodes(path: pathlib.Path) -> bool:
-    """Whether the file could hold custom::DeformConv2d: protobuf stores op types as plain bytes."""
+    """Whether the file could hold custom::DeformConv2d: protobuf stores op types as plain bytes.
+    Read in chunks, so a model of any size costs one chunk of memory."""
+    needle = UPSTREAM_DEFORM.encode()
+    tail = b""
     try:
-        return UPSTREAM_DEFORM.encode() in path.read_bytes()
+        with path.open("rb") as file:
+            while chunk := file.read(SCAN_CHUNK):
+                if needle in tail + chunk[: len(needle) - 1] or needle in chunk:
+                    return True
+                tail = chunk[-(len(needle) - 1) :]
     except OSError:
         return True  # let onnx.load report it
+    return False

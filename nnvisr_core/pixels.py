@@ -142,6 +142,13 @@ def read_rgb(fmt: PixelFormat, planes: list[np.ndarray], norm: RgbNormalisation,
         out += norm.offset
 
 
+def _clamp(codes: np.ndarray, low: float, high: float) -> None:
+    """Clamp in place; NaN (a network's numerical failure) becomes low, as in the C loops. fmax/fmin
+    take the number where np.clip would keep NaN, which casts to an undefined code with a warning."""
+    np.fmax(codes, np.float32(low), out=codes)
+    np.fmin(codes, np.float32(high), out=codes)
+
+
 def write_rgb(
     fmt: PixelFormat,
     tensor: np.ndarray,
@@ -170,7 +177,7 @@ def write_rgb(
         np.subtract(tensor, norm.offset, out=codes)
         np.divide(codes, norm.gain, out=codes)
     if not fmt.floating:
-        np.clip(codes, 0, fmt.max_code, out=codes)
+        _clamp(codes, 0, fmt.max_code)
     if fmt.packed:
         height, row = planes[0].shape
         target = planes[0].reshape(height, row // 3, 3)
@@ -232,12 +239,12 @@ def write_yuv(
     codes = scratch[0]
     np.multiply(y[0], np.float32(span), out=codes)
     codes += np.float32(black)
-    np.clip(codes, low, high, out=codes)
+    _clamp(codes, low, high)
     np.rint(codes, out=planes[0], casting="unsafe")
     codes = scratch[1]
     for channel in (0, 1):
         np.subtract(uv[channel], np.float32(0.5), out=codes)
         codes *= np.float32(cspan)
         codes += np.float32(zero)
-        np.clip(codes, chroma_low, chroma_high, out=codes)
+        _clamp(codes, chroma_low, chroma_high)
         np.rint(codes, out=planes[1 + channel], casting="unsafe")
