@@ -162,9 +162,10 @@ def _may_hold_upstream_nodes(path: pathlib.Path) -> bool:
     try:
         with path.open("rb") as file:
             while chunk := file.read(SCAN_CHUNK):
-                if needle in tail + chunk[: len(needle) - 1] or needle in chunk:
+                window = tail + chunk  # the end of what came before: a name split between chunks
+                if needle in window:
                     return True
-                tail = chunk[-(len(needle) - 1) :]
+                tail = window[-(len(needle) - 1) :]
     except OSError:
         return True  # let onnx.load report it
     return False

@@ -274,7 +274,6 @@ def validate(options: Options, logger: LogFunction = log.silent) -> None:
     cpus = usable_cpus()
     if options.threads > cpus:
         # Clamped rather than refused: a nnvisr.json or a script written for a larger machine still runs.
-        logger(
-            log.WARNING, f"threads={options.threads} is more than the {cpus} CPUs this process may use; using {cpus}"
-        )
+        usable = f"{cpus} CPU{'s' * (cpus != 1)}"
+        logger(log.WARNING, f"threads={options.threads} is more than this process may use ({usable}); using {cpus}")
         options.threads = cpus

@@ -108,7 +108,7 @@ def test_threads_above_the_usable_cpus_are_lowered(ffmpeg: pathlib.Path, tmp_pat
         vf = f"nnvisr=model={package(tmp_path, {'threads': 4})}:backend=onnxruntime"
     result = run_filter(ffmpeg, vf, "verbose", ("taskset", "-c", "0"))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "threads=4 is more than the 1 CPUs this process may use; using 1" in result.stderr
+    assert "threads=4 is more than this process may use (1 CPU); using 1" in result.stderr
     assert "CPU, 1 threads" in result.stderr
 
 

@@ -93,7 +93,7 @@ def test_threads_are_lowered_to_the_usable_cpus(monkeypatch: pytest.MonkeyPatch)
     messages: list[str] = []
     options = merge({"threads": 8}, {}, lambda level, text: messages.append(text))
     assert options.threads == 2
-    assert messages == ["threads=8 is more than the 2 CPUs this process may use; using 2"]
+    assert messages == ["threads=8 is more than this process may use (2 CPUs); using 2"]
     assert merge({}, {"threads": 2}).threads == 2 and merge({}, {}).threads == 0
 
 

@@ -150,7 +150,8 @@ def test_sigint_ends_cleanly_with_a_valid_file(ffmpeg: pathlib.Path, tmp_path: p
 # What FFmpeg itself logs in the filter's name: libavutil parsing option values (before nnvisr runs), and
 # libavfilter when config_props fails (after nnvisr's line).
 FFMPEG_OWN_LINES = re.compile(
-    r"\[Eval @|Unable to parse option value|Value \S+ for parameter '\w+' out of range|Failed to configure output pad on"
+    r"\[Eval @|Unable to parse option value|Value \S+ for parameter '\w+' out of range"
+    r"|Failed to configure output pad on"
 )
 FUZZ_SOURCE = ["-f", "lavfi", "-i", "testsrc2=s=16x16:r=5:d=0.4"]
 OPTION_NAMES = sorted(FIELDS) + ["nonsense"]
