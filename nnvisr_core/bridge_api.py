@@ -53,9 +53,9 @@ def _one_line(error: BaseException) -> str | None:
         return f"out of memory{what}: a smaller batch_size_fusion, batch_size_extract or frame size needs less"
     if isinstance(error, RecursionError):
         return f"input nested too deeply to process ({error})"
-    if isinstance(error, OSError) and error.strerror:
+    if isinstance(error, OSError):  # a file that vanished or became unreadable while in use, a full disk
         where = f": {error.filename}" if error.filename is not None else ""
-        return f"{error.strerror}{where}"
+        return f"{error.strerror or error}{where}"
     return None
 
 
