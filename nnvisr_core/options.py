@@ -113,7 +113,7 @@ LIMITS: dict[str, Limit] = {
     "extraction_layers": Limit(1, 16, "each level halves the size: 16 levels take any frame down to one pixel"),
     "batch_size_fusion": Limit(1, 256, "a batch's tensors grow with it, and larger batches run no faster"),
     "batch_size_extract": Limit(1, 4096, "a batch's tensors grow with it, and larger batches run no faster"),
-    "device": Limit(0, 64, "GPU indices"),
+    "device": Limit(0, 64, "it is the index of a GPU"),
     "threads": Limit(0, 1024, "0 uses every CPU the process may use; more threads than CPUs only slow it down"),
     "scene_threshold": Limit(0, math.inf, "a score threshold; 0 means the key marks a new scene by its presence"),
     "alignment": Limit(1, 1024, "frames are padded up to a multiple of it"),
