@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -42,12 +43,29 @@ class _Instance:
         self.planes: dict[tuple, np.ndarray] = {}
 
 
-def _report(logger: log.LogFunction, error: BaseException) -> None:
+def _one_line(error: BaseException) -> str | None:
+    """The error line for a failure the user can act on, None for a bug (reported with its traceback)."""
     if isinstance(error, NnvisrError):
-        logger(log.ERROR, str(error))
-        logger(log.DEBUG, "".join(traceback.format_exception(error)).rstrip())
+        return str(error)
+    if isinstance(error, MemoryError):
+        # numpy says what it could not allocate ("Unable to allocate 2.26 TiB for an array with shape ...")
+        what = f" ({error})" if str(error) else ""
+        return f"out of memory{what}: a smaller batch_size_fusion, batch_size_extract or frame size needs less"
+    if isinstance(error, RecursionError):
+        return f"input nested too deeply to process ({error})"
+    if isinstance(error, OSError):  # a file that vanished or became unreadable while in use, a full disk
+        where = f": {error.filename}" if error.filename is not None else ""
+        return f"{error.strerror or error}{where}"
+    return None
+
+
+def _report(logger: log.LogFunction, error: BaseException) -> None:
+    details = "".join(traceback.format_exception(error)).rstrip()
+    line = _one_line(error)
+    if line is not None:
+        logger(log.ERROR, line)
+        logger(log.DEBUG, details)
     else:
-        details = "".join(traceback.format_exception(error)).rstrip()
         logger(log.ERROR, f"internal error: {type(error).__name__}: {error}\n{details}")
 
 
@@ -65,6 +83,7 @@ def bind(ffi: Any, lib: Any) -> None:
     # Inside ffmpeg, stdout may be the video (-f rawvideo -, a pipe to another program): whatever a
     # library prints goes to stderr instead, with ffmpeg's own messages.
     sys.stdout = sys.stderr
+    log.warning_router.install()
     def make_logger(log_fn: Any, opaque: Any) -> log.LogFunction:
         def logger(level: int, message: str) -> None:
             lib.nnvisr_call_log(log_fn, opaque, level, message.encode("utf-8", "replace"))
@@ -79,6 +98,7 @@ def bind(ffi: Any, lib: Any) -> None:
             instance = _instances.get(handle)
             if instance is None:
                 return -1
+            log.warning_router.current = instance.log
             try:
                 return function(instance, *args)
             except BaseException as error:  # noqa: BLE001 - nothing may escape into C
@@ -114,8 +134,11 @@ def bind(ffi: Any, lib: Any) -> None:
     def nnvisr_py_create(options: Any, log_fn: Any, opaque: Any, handle_out: Any) -> int:
         logger = make_logger(log_fn, opaque)
         instance = _Instance(logger)
+        log.warning_router.current = logger
         try:
-            text = ffi.string(options).decode("utf-8")
+            # Bytes that are not UTF-8 (a file name in another encoding) survive as surrogates: os
+            # functions give the original bytes back, so such a model path opens.
+            text = os.fsdecode(ffi.string(options))
             instance.processor = Processor(parse_filter_options(text), logger)
         except BaseException as error:  # noqa: BLE001
             _report(logger, error)
@@ -151,7 +174,7 @@ def bind(ffi: Any, lib: Any) -> None:
         cfg.out_w, cfg.out_h = out.width, out.height
         cfg.out_tb_num, cfg.out_tb_den = out.time_base.numerator, out.time_base.denominator
         cfg.out_fr_num, cfg.out_fr_den = out.frame_rate.numerator, out.frame_rate.denominator
-        key = out.scene_key.encode()[: len(cfg.scene_key) - 1]
+        key = os.fsencode(out.scene_key)[: len(cfg.scene_key) - 1]
         ffi.memmove(cfg.scene_key, key + b"\0", len(key) + 1)
         return 0
 

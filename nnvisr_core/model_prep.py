@@ -53,6 +53,30 @@ def _kernel_shape(model: onnx.ModelProto, weight: str) -> list[int] | None:
     return None
 
 
+def _deform_attributes(node: onnx.NodeProto) -> dict:
+    """The attributes of one custom::DeformConv2d node, checked against what upstream's helper exports."""
+    where = f"DeformConv2d node {node.name!r}"
+    if len(node.input) not in (4, 5) or not all(node.input[:4]) or len(node.output) != 1:
+        raise NnvisrError(
+            f"{where} has {len(node.input)} inputs and {len(node.output)} outputs; "
+            "expected (x, offset, mask, weight[, bias]) -> one output"
+        )
+    attrs = _attributes(node)
+    checked: dict = {"activation": fused_activation(node.name, attrs)}
+    for name, default in (("stride", [1, 1]), ("padding", [0, 0]), ("dilation", [1, 1])):
+        value = attrs.get(name, default)
+        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)):
+            raise NnvisrError(f"{where}: attribute {name} must be two integers, got {value!r}")
+        if min(value) < (0 if name == "padding" else 1):
+            raise NnvisrError(f"{where}: attribute {name} {value} is out of range")
+        checked[name] = value
+    groups = attrs.get("deformable_groups", 1)
+    if not isinstance(groups, int) or groups < 1:
+        raise NnvisrError(f"{where}: attribute deformable_groups must be a positive integer, got {groups!r}")
+    checked["deformable_groups"] = groups
+    return checked
+
+
 def _is_upstream_deform(node: onnx.NodeProto) -> bool:
     return node.domain == UPSTREAM_DOMAIN and node.op_type == UPSTREAM_DEFORM
 
@@ -61,21 +85,21 @@ def _standard_deform_conv(model: onnx.ModelProto, node: onnx.NodeProto) -> list[
     """One custom::DeformConv2d as DeformConv, followed by the activation upstream's exporter fused into it."""
     from onnx import helper
 
-    attrs = _attributes(node)
+    attrs = _deform_attributes(node)
     x, offset, mask, weight = list(node.input[:4])
     bias = node.input[4] if len(node.input) > 4 else ""
-    pad_h, pad_w = attrs.get("padding", [0, 0])
+    pad_h, pad_w = attrs["padding"]
     new_attrs = {
-        "strides": list(attrs.get("stride", [1, 1])),
+        "strides": attrs["stride"],
         "pads": [pad_h, pad_w, pad_h, pad_w],
-        "dilations": list(attrs.get("dilation", [1, 1])),
+        "dilations": attrs["dilation"],
         "group": 1,
-        "offset_group": int(attrs.get("deformable_groups", 1)),
+        "offset_group": attrs["deformable_groups"],
     }
     kernel = _kernel_shape(model, weight)
     if kernel:
         new_attrs["kernel_shape"] = kernel
-    activation = fused_activation(node.name, attrs)
+    activation = attrs["activation"]
     output = node.output[0]
     convolved = f"{output}__before_activation" if activation else output
     deform = helper.make_node("DeformConv", [x, weight, offset, bias, mask], [convolved], name=node.name, **new_attrs)
@@ -135,9 +159,21 @@ def prepare(path: pathlib.Path, fp16: bool = False, pixel_io: PixelIO | None = N
     return model.SerializeToString() if changed else None
 
 
+SCAN_CHUNK = 1 << 20
+
+
 def _may_hold_upstream_nodes(path: pathlib.Path) -> bool:
-    """Whether the file could hold custom::DeformConv2d: protobuf stores op types as plain bytes."""
+    """Whether the file could hold custom::DeformConv2d: protobuf stores op types as plain bytes.
+    Read in chunks, so a model of any size costs one chunk of memory."""
+    needle = UPSTREAM_DEFORM.encode()
+    tail = b""
     try:
-        return UPSTREAM_DEFORM.encode() in path.read_bytes()
+        with path.open("rb") as file:
+            while chunk := file.read(SCAN_CHUNK):
+                window = tail + chunk  # the end of what came before: a name split between chunks
+                if needle in window:
+                    return True
+                tail = window[-(len(needle) - 1) :]
     except OSError:
         return True  # let onnx.load report it
+    return False

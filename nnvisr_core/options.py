@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from typing import Any
 
+from . import log
 from .errors import NnvisrError
+from .log import LogFunction
 
 BACKENDS = ("auto", "onnxruntime", "cuda", "tensorrt")
 # (mean, std) per RGB channel: upstream NNVISR's defaults (docs/usage.md), and no normalisation.
@@ -97,6 +100,77 @@ class Options:
 FIELDS = {field.name: field for field in dataclasses.fields(Options)}
 # Keys a nnvisr.json may hold besides the options.
 PACKAGE_KEYS = {"onnx", "description", "license", "name", "format", "any_colour"}
+# Options a nnvisr.json may not set, and why: a model package, which may come from anywhere, must
+# not choose which prebuilt TensorRT engines get loaded (a checksum proves a file intact, not who
+# built it). Only the user's own command line names engine_path.
+PACKAGE_IGNORED = {"engine_path": "engines are loaded only from the user's engine cache or a command-line engine_path"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Limit:
+    """The range an option's value must lie in, and why. low_open: low itself is excluded."""
+
+    low: float
+    high: float
+    why: str
+    low_open: bool = False
+
+    def admits(self, value: float) -> bool:
+        return (self.low < value if self.low_open else self.low <= value) and value <= self.high
+
+    def text(self) -> str:
+        return f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}]"
+
+
+# Every numeric option's range, for the command line and nnvisr.json alike. The C option table
+# (ffmpeg_filter/vf_nnvisr.c) mirrors these bounds, with -1 (or 0 for the scales) below the range
+# meaning "not set: from the model" (tests/test_limits.py checks that they agree).
+_SCALE_WHY = "memory and time grow with the square of the scale"
+LIMITS: dict[str, Limit] = {
+    "scale_factor": Limit(0, 16, _SCALE_WHY, low_open=True),
+    "scale_factor_h": Limit(0, 16, _SCALE_WHY, low_open=True),
+    "input_count": Limit(1, 64, "every frame of a window is held in memory"),
+    "feature_count": Limit(1, 4096, "every feature level holds this many channels per frame"),
+    "extraction_layers": Limit(1, 16, "each level halves the size: 16 levels take any frame down to one pixel"),
+    "batch_size_fusion": Limit(1, 256, "a batch's tensors grow with it, and larger batches run no faster"),
+    "batch_size_extract": Limit(1, 4096, "a batch's tensors grow with it, and larger batches run no faster"),
+    "device": Limit(0, 64, "it is the index of a GPU"),
+    "threads": Limit(0, 1024, "0 uses every CPU the process may use; more threads than CPUs only slow it down"),
+    "scene_threshold": Limit(0, math.inf, "a score threshold; 0 means the key marks a new scene by its presence"),
+    "alignment": Limit(1, 1024, "frames are padded up to a multiple of it"),
+}
+# Output frames: at most 16384 pixels a side and 16384x8192 in all. That is 16K video, more than
+# any encoder level takes, and within FFmpeg's own frame limit (av_image_check_size); one float32
+# RGB frame of that size is already 1.5 GiB. A larger size is a wrong scale, not a video.
+MAX_OUTPUT_SIDE = 16384
+MAX_OUTPUT_PIXELS = 16384 * 8192
+
+
+def check_limit(name: str, value: float, origin: str = "") -> None:
+    """Refuse a value outside its option's range, naming the range and why it is there."""
+    limit = LIMITS.get(name)
+    if limit is None or limit.admits(value):
+        return
+    where = f" ({origin})" if origin else ""
+    shown = f"{value:g}" if isinstance(value, float) or abs(value) < 10**15 else "a huge number"
+    raise NnvisrError(f"option {name}={shown}{where} is out of range {limit.text()}: {limit.why}")
+
+
+def check_output_size(width: int, height: int, in_width: int, in_height: int) -> None:
+    if width <= MAX_OUTPUT_SIDE and height <= MAX_OUTPUT_SIDE and width * height <= MAX_OUTPUT_PIXELS:
+        return
+    raise NnvisrError(
+        f"output size {width}x{height} (from {in_width}x{in_height}) is too large: at most {MAX_OUTPUT_SIDE} "
+        f"pixels a side and {MAX_OUTPUT_SIDE}x{MAX_OUTPUT_PIXELS // MAX_OUTPUT_SIDE} in all; check the scale"
+    )
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity, as taskset or a container's cpuset sets it)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
 
 def _to_bool(name: str, value: Any) -> bool:
@@ -150,6 +224,13 @@ def _convert(name: str, value: Any) -> Any:
         raise NnvisrError(f"option {name}: invalid value {value!r}") from None
 
 
+def _checked(name: str, value: Any, origin: str) -> Any:
+    converted = _convert(name, value)
+    if isinstance(converted, (int, float)) and not isinstance(converted, bool):
+        check_limit(name, converted, origin)
+    return converted
+
+
 def parse_filter_options(text: str) -> dict[str, Any]:
     """Parse the 'name=value' lines the filter sends (only options it set)."""
     values: dict[str, Any] = {}
@@ -159,44 +240,44 @@ def parse_filter_options(text: str) -> dict[str, Any]:
         name, sep, value = line.partition("=")
         if not sep or name not in FIELDS:
             raise NnvisrError(f"unknown option {name!r}")
-        values[name] = _convert(name, value)
+        values[name] = _checked(name, value, "command line")
     return values
 
 
-def from_package(config: dict[str, Any], source: str) -> dict[str, Any]:
+def from_package(config: dict[str, Any], source: str, logger: LogFunction = log.silent) -> dict[str, Any]:
     """Option defaults from a model's nnvisr.json."""
     values: dict[str, Any] = {}
     for name, value in config.items():
         if name in PACKAGE_KEYS:
             continue
+        if name in PACKAGE_IGNORED:
+            logger(log.WARNING, f"{source}: {name} is ignored ({PACKAGE_IGNORED[name]})")
+            continue
         if name not in FIELDS:
             known = ", ".join(sorted(FIELDS))
             raise NnvisrError(f"{source}: unknown key {name!r} (options are: {known})")
-        values[name] = _convert(name, value)
+        values[name] = _checked(name, value, f"from {source}")
     return values
 
 
-def merge(package: dict[str, Any], command_line: dict[str, Any]) -> Options:
+def merge(package: dict[str, Any], command_line: dict[str, Any], logger: LogFunction = log.silent) -> Options:
     """The package's values under the command line's, then validated."""
     options = Options(**{**package, **command_line})
-    validate(options)
+    validate(options, logger)
     return options
 
 
-def validate(options: Options) -> None:
-    for name in ("scale_factor", "scale_factor_h"):
+def validate(options: Options, logger: LogFunction = log.silent) -> None:
+    """Check the options together; a thread count above the usable CPUs is lowered to them, with a warning."""
+    for name in LIMITS:
         value = getattr(options, name)
-        if value is not None and not 0 < value <= 16:
-            raise NnvisrError(f"option {name} must be in (0, 16], got {value}")
-    if options.input_count < 1:
-        raise NnvisrError(f"input_count must be at least 1, got {options.input_count}")
+        if value is not None:
+            check_limit(name, value)
     if options.extra_frame and options.input_count < 2:
         raise NnvisrError(
             f"extra_frame=1 needs input_count >= 2 (input_count counts the frames the network takes, the last one "
             f"shared with the next window), got {options.input_count}"
         )
-    if options.batch_size_fusion < 1:
-        raise NnvisrError(f"batch_size_fusion must be at least 1, got {options.batch_size_fusion}")
     if options.double_frame and not options.interpolating:
         raise NnvisrError("double_frame needs interpolation")
     if options.interpolating and not options.double_frame and (options.scale_w, options.scale_h) not in (
@@ -217,7 +298,9 @@ def validate(options: Options) -> None:
         raise NnvisrError(f"pixels must be one of {', '.join(PIXEL_PATHS)}, got {options.pixels!r}")
     if options.norm_std is not None and any(s == 0 for s in options.norm_std):
         raise NnvisrError("norm_std must not contain 0")
-    if options.threads < 0:
-        raise NnvisrError("threads must be >= 0")
-    if not 1 <= options.alignment <= 1024:
-        raise NnvisrError(f"alignment must be in [1, 1024], got {options.alignment}")
+    cpus = usable_cpus()
+    if options.threads > cpus:
+        # Clamped rather than refused: a nnvisr.json or a script written for a larger machine still runs.
+        usable = f"{cpus} CPU{'s' * (cpus != 1)}"
+        logger(log.WARNING, f"threads={options.threads} is more than this process may use ({usable}); using {cpus}")
+        options.threads = cpus

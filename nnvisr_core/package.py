@@ -61,11 +61,17 @@ def _two_stage(directory: pathlib.Path) -> TwoStagePackage:
 
 def _read_manifest(path: pathlib.Path) -> dict[str, Any]:
     try:
-        config = json.loads(path.read_text())
+        config = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise NnvisrError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise NnvisrError(f"{path}: not UTF-8 text (byte {error.start})") from None
     except json.JSONDecodeError as error:
         raise NnvisrError(f"{path}: invalid JSON at line {error.lineno}: {error.msg}") from None
+    except RecursionError:
+        raise NnvisrError(f"{path}: JSON nested too deeply") from None
+    except ValueError as error:  # such as a number with more digits than Python converts
+        raise NnvisrError(f"{path}: invalid JSON: {error}") from None
     if not isinstance(config, dict):
         raise NnvisrError(f"{path}: expected a JSON object")
     return config
@@ -78,20 +84,40 @@ def _from_directory(directory: pathlib.Path) -> ModelPackage:
         name = config.get("onnx")
         if not isinstance(name, str) or not name:
             raise NnvisrError(f'{manifest}: needs "onnx": "<file name>" naming the model file')
-        onnx_path = directory / name
+        onnx_path = inside(directory, name, f"{manifest} names {name}, which")
         if not onnx_path.is_file():
             raise NnvisrError(f"{manifest} names {name}, which is not in {directory}")
         return ModelPackage(onnx_path, config, str(directory))
     candidates = sorted(directory.glob("*.onnx"))
     if len(candidates) == 1:
-        return ModelPackage(candidates[0], {}, str(directory))
+        return ModelPackage(inside(directory, candidates[0].name, f"{candidates[0]}"), {}, str(directory))
     if not candidates:
         raise NnvisrError(f"model directory {directory} holds neither {MANIFEST} nor an .onnx file")
     raise NnvisrError(f"model directory {directory} holds several .onnx files and no {MANIFEST} to choose one")
 
 
+def inside(directory: pathlib.Path, name: str, what: str) -> pathlib.Path:
+    """directory/name, which must resolve (symlinks followed) inside directory: a package, which may
+    come from anywhere, reads no file outside itself. what: how to name the file in the error."""
+    try:
+        root = directory.resolve()
+        path = (directory / name).resolve()
+    except RuntimeError:  # a symbolic link loop (Python < 3.13 raises this, later ones OSError)
+        raise NnvisrError(f"{what} is a symbolic link loop") from None
+    if not path.is_relative_to(root):
+        raise NnvisrError(f"{what} resolves to {path}, outside the model package {root}: refused")
+    return directory / name
+
+
 def locate(model: str | None, model_path: str | None = None) -> ModelPackage | TwoStagePackage:
     """Find the package named by the model= and model_path= options."""
+    try:
+        return _locate(model, model_path)
+    except OSError as error:  # an unreadable folder or file (permissions, I/O)
+        raise NnvisrError(f"model {model or model_path}: cannot read {error.filename}: {error.strerror}") from None
+
+
+def _locate(model: str | None, model_path: str | None) -> ModelPackage | TwoStagePackage:
     if model_path:
         # upstream's layout: {model_path}/models/{model}/, model defaulting to "."
         directory = pathlib.Path(model_path).expanduser() / "models" / (model or ".")

@@ -146,6 +146,13 @@ def read_rgb(fmt: PixelFormat, planes: list[np.ndarray], norm: RgbNormalisation,
         out += norm.offset
 
 
+def _clamp(codes: np.ndarray, low: float, high: float) -> None:
+    """Clamp in place; NaN (a network's numerical failure) becomes low, as in the C loops. fmax/fmin
+    take the number where np.clip would keep NaN, which casts to an undefined code with a warning."""
+    np.fmax(codes, np.float32(low), out=codes)
+    np.fmin(codes, np.float32(high), out=codes)
+
+
 def write_rgb(
     fmt: PixelFormat,
     tensor: np.ndarray,
@@ -174,7 +181,7 @@ def write_rgb(
         np.subtract(tensor, norm.offset, out=codes)
         np.divide(codes, norm.gain, out=codes)
     if not fmt.floating:
-        np.clip(codes, 0, fmt.max_code, out=codes)
+        _clamp(codes, 0, fmt.max_code)
     if fmt.packed:
         height, row = planes[0].shape
         target = planes[0].reshape(height, row // 3, 3)
@@ -218,5 +225,5 @@ def write_yuv(
         # code = (x - offset) / gain
         np.subtract(source, np.float32(norm.offset[index]), out=codes)
         codes *= np.float32(1 / norm.gain[index])
-        np.clip(codes, norm.low[index], norm.high[index], out=codes)
+        _clamp(codes, norm.low[index], norm.high[index])
         np.rint(codes, out=plane, casting="unsafe")

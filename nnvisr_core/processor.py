@@ -33,7 +33,7 @@ from .codec import CodeRgbCodec, FrameCodec, make_codec, plane_shapes, takes_cod
 from .colour import ColourInfo
 from .errors import NnvisrError
 from .log import LogFunction
-from .options import Options, from_package, merge
+from .options import Options, check_output_size, from_package, merge
 from .scheduler import InputFrame, OutputFrame, Scheduler, Window, make_scheduler
 from .single_stage import FrameLookup, OutputLookup, SingleStageRunner, output_size
 from .two_stage import TwoStageRunner
@@ -124,7 +124,8 @@ def _replicate_edges(tensor: np.ndarray, crop: tuple[slice, ...]) -> None:
 
 def open_model(command_line: dict, logger: LogFunction) -> tuple[Options, Runner]:
     pkg = package.locate(command_line.get("model"), command_line.get("model_path"))
-    options = merge(from_package(pkg.config, pkg.source), command_line)
+    # (config is empty for a bare .onnx file, which has no manifest to name)
+    options = merge(from_package(pkg.config, f"{pkg.source}/{package.MANIFEST}", logger), command_line, logger)
     if isinstance(pkg, package.TwoStagePackage):
         return options, TwoStageRunner(pkg.directory, pkg.folders, options, logger, pkg.any_colour)
     backend = open_backend(pkg.onnx_path, options, logger, options.batch_size_fusion)
@@ -177,13 +178,12 @@ class Processor:
         padded_w, padded_h = (-(-size // self.options.alignment) * self.options.alignment for size in self.in_size)
         self.frame_shapes = self.codec.tensor_shapes(padded_w, padded_h)
         self.frame_crop = [_crop(shape) for shape in self.codec.tensor_shapes(link.width, link.height)]
+        if self.options.scale_w is not None:  # else the model's dry run tells (and checks) the scale
+            self._check_output_size(link)
         self.runner.configure(padded_w, padded_h, self.frame_shapes, self.codec.tensor_shapes, norm)
         if norm is not None:
             self.log(log.VERBOSE, "pixels: converted by the network (8-bit codes in and out)")
-        self.out_size = (
-            output_size(link.width, self.options.scale_w),
-            output_size(link.height, self.options.scale_h),
-        )
+        self.out_size = self._check_output_size(link)
         self.out_crop = [_crop(shape) for shape in self.codec.tensor_shapes(*self.out_size)]
         # (rows, elements) of each plane of input (False) and output (True) frames
         self._plane_shapes = {False: plane_shapes(fmt, *self.in_size), True: plane_shapes(fmt, *self.out_size)}
@@ -217,6 +217,13 @@ class Processor:
             f"frames -> {self.options.output_frames}, batch {self.options.batch_size_fusion}",
         )
         return OutputLink(out_w, out_h, time_base, frame_rate, scene_key)
+
+    def _check_output_size(self, link: LinkConfig) -> tuple[int, int]:
+        assert self.options.scale_w is not None and self.options.scale_h is not None
+        width = output_size(link.width, self.options.scale_w)
+        height = output_size(link.height, self.options.scale_h)
+        check_output_size(width, height, link.width, link.height)
+        return width, height
 
     # ------------------------------------------------------------ frames
 

@@ -10,7 +10,7 @@ from .backends import Backend
 from .colour import ColourInfo
 from .errors import NnvisrError
 from .network import describe_network
-from .options import Options
+from .options import Options, check_limit
 from .pixel_graph import PixelIO
 from .pixels import RGB, RgbNormalisation
 from .scheduler import Window
@@ -83,6 +83,8 @@ class SingleStageRunner:
         if options.scale_w is None:
             # No scale declared: take the model's word for it.
             options.scale_factor, options.scale_factor_h = got_w / width, got_h / height
+            for name in ("scale_factor", "scale_factor_h"):
+                check_limit(name, getattr(options, name), f"taken from the model's {got_w}x{got_h} output")
         want_w, want_h = output_size(width, options.scale_w), output_size(height, options.scale_h)
         if (got_w, got_h) != (want_w, want_h):
             raise NnvisrError(

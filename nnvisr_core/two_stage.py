@@ -31,6 +31,7 @@ from .errors import NnvisrError
 from .frame_store import Fig1Layout, contiguous_runs
 from .log import LogFunction
 from .options import Options
+from .package import inside
 from .pixel_graph import PixelIO
 from .pixels import RGB, YUV420, RgbNormalisation
 from .scheduler import Window
@@ -121,7 +122,7 @@ class TwoStageRunner:
     def load_folder(self, folder: str) -> None:
         """Open and check the networks of one colour folder (after configure)."""
         fe_name, ff_name = file_names(self.options, self.family)
-        paths = [self.directory / folder / name for name in (fe_name, ff_name)]
+        paths = [inside(self.directory, f"{folder}/{name}", f"{folder}/{name}") for name in (fe_name, ff_name)]
         for path in paths:
             if not path.is_file():
                 raise NnvisrError(f"two-stage model file {path.name} is missing from {path.parent}")

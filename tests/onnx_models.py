@@ -186,3 +186,31 @@ def fails_on_bright(path: pathlib.Path) -> pathlib.Path:
     io = [_value("x", ["N", 3, "H", "W"])], [_value("y", ["N", 3, "H", "W"])]
     graph = helper.make_graph(nodes, "fails_on_bright", *io, initializer=inits)
     return _save(graph, path)
+
+
+def nan_output(path: pathlib.Path) -> pathlib.Path:
+    """y = sqrt(x - 2): NaN for every input in [0, 1], a network's numerical failure."""
+    inits = [numpy_helper.from_array(np.array(2.0, np.float32), "two")]
+    nodes = [helper.make_node("Sub", ["x", "two"], ["negative"]), helper.make_node("Sqrt", ["negative"], ["y"])]
+    io = [_value("x", ["N", 3, "H", "W"])], [_value("y", ["N", 3, "H", "W"])]
+    return _save(helper.make_graph(nodes, "nan_output", *io, initializer=inits), path)
+
+
+def upstream_deform_conv(path: pathlib.Path, inputs: list[str], **attributes) -> pathlib.Path:
+    """One image input through upstream's custom::DeformConv2d with the given inputs and attributes
+    (offset and mask are constants): made to be malformed, so not checked by onnx's checker."""
+    inits = [
+        numpy_helper.from_array(np.zeros((1, 18, 1, 1), np.float32), "offset"),
+        numpy_helper.from_array(np.ones((1, 9, 1, 1), np.float32), "mask"),
+        numpy_helper.from_array(np.ones((3, 3, 3, 3), np.float32) / 27, "w"),
+        numpy_helper.from_array(np.zeros(3, np.float32), "b"),
+    ]
+    node = helper.make_node("DeformConv2d", inputs, ["y"], name="dcn", domain="custom", **attributes)
+    io = [_value("x", ["N", 3, "H", "W"])], [_value("y", ["N", 3, "H", "W"])]
+    graph = helper.make_graph([node], "upstream_dcn", *io, initializer=inits)
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("custom", 1)]
+    )
+    model.ir_version = 9
+    onnx.save(model, path)
+    return path

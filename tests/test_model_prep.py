@@ -10,6 +10,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from nnvisr_core import model_prep
 from nnvisr_core.errors import NnvisrError
 from nnvisr_core.model_prep import prepare, rewrite_upstream_deform_conv
 
@@ -171,3 +172,17 @@ def test_broken_file_is_one_clear_error(tmp_path: pathlib.Path) -> None:
     assert prepare(path) is None
     with pytest.raises(NnvisrError, match=f"cannot load model {path}"):
         OnnxRuntimeBackend(path)
+
+
+@pytest.mark.parametrize("offset", [0, 1, 5, 8, 11, 12, 13, 20])
+def test_deform_scan_reads_in_chunks_and_finds_nodes_across_them(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, offset: int
+) -> None:
+    """The check for upstream nodes reads a chunk at a time (a model of any size costs one chunk); a name
+    split between two chunks is still found."""
+    monkeypatch.setattr(model_prep, "SCAN_CHUNK", 8)
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"x" * offset + b"DeformConv2d" + b"y" * 7)
+    assert model_prep._may_hold_upstream_nodes(path)
+    path.write_bytes(b"x" * offset + b"DeformConv2" + b"y" * 7)
+    assert not model_prep._may_hold_upstream_nodes(path)

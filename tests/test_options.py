@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import pytest
 
+from nnvisr_core import log
 from nnvisr_core.errors import NnvisrError
 from nnvisr_core.options import from_package, merge, parse_filter_options
 
@@ -77,3 +81,46 @@ def test_normalisation_defaults_follow_the_contract() -> None:
 def test_package_rejects_unknown_keys() -> None:
     with pytest.raises(NnvisrError, match="unknown key 'scale'"):
         from_package({"onnx": "m.onnx", "scale": 2}, "pkg/nnvisr.json")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("batch_size_fusion=257\n", r"option batch_size_fusion=257 \(command line\) is out of range \[1, 256\]"),
+        ("batch_size_extract=4097\n", r"batch_size_extract=4097 .* \[1, 4096\]"),
+        ("scale_factor=0\n", r"scale_factor=0 .* \(0, 16\]"),
+        ("threads=-1\n", r"threads=-1 .* \[0, 1024\]"),
+        ("alignment=0\n", r"alignment=0 .* \[1, 1024\]"),
+        ("device=65\n", r"device=65 .* \[0, 64\]"),
+    ],
+)
+def test_limits_name_the_range_and_why(text: str, message: str) -> None:
+    with pytest.raises(NnvisrError, match=message):
+        parse_filter_options(text)
+
+
+def test_package_values_obey_the_same_limits() -> None:
+    with pytest.raises(NnvisrError, match=r"batch_size_fusion=100000 \(from pkg/nnvisr.json\) is out of range"):
+        from_package({"batch_size_fusion": 100000}, "pkg/nnvisr.json")
+
+
+def test_threads_are_lowered_to_the_usable_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    messages: list[str] = []
+    options = merge({"threads": 8}, {}, lambda level, text: messages.append(text))
+    assert options.threads == 2
+    assert messages == ["threads=8 is more than this process may use (2 CPUs); using 2"]
+    assert merge({}, {"threads": 2}).threads == 2 and merge({}, {}).threads == 0
+
+
+def test_python_warnings_reach_the_log_once() -> None:
+    router = log.WarningRouter()
+    messages: list[tuple[int, str]] = []
+    router.current = lambda level, text: messages.append((level, text))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = router.show
+        for _ in range(3):
+            warnings.warn("invalid value", RuntimeWarning, stacklevel=1)
+    assert len(messages) == 1
+    assert messages[0][0] == log.WARNING and messages[0][1].startswith("RuntimeWarning: invalid value")

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
+import re
 import signal
 import subprocess
+import tempfile
 import time
 
 import numpy as np
 import onnx_models
 from ffmpeg_run import RAW, filter_raw, raw_to_rgb, rgb_to_raw, run
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nnvisr_core.options import FIELDS, PACKAGE_KEYS
 
 MIX = np.array([[0.9, 0.1, 0.0], [0.0, 0.8, 0.2], [0.1, 0.0, 0.9]])
 BIAS = np.zeros(3)
@@ -138,14 +145,62 @@ def test_sigint_ends_cleanly_with_a_valid_file(ffmpeg: pathlib.Path, tmp_path: p
     assert 20 <= count_frames(ffmpeg, out) < 1500
 
 
-def test_random_option_strings_never_crash(ffmpeg: pathlib.Path) -> None:
-    rng = np.random.default_rng(7)
-    names = ["scale_factor", "input_count", "batch_size_fusion", "norm_mean", "interpolation", "extra_frame",
-             "double_frame", "threads", "alignment", "scene_threshold", "model", "backend", "feature_count"]
-    values = ["0", "1", "2", "-1", "3.5", "abc", "1|2", "", "true", "1e9", "/nonexistent", "onnxruntime", "%s%n"]
-    for _ in range(25):
-        options = ":".join(f"{rng.choice(names)}={rng.choice(values)}" for _ in range(rng.integers(1, 4)))
-        source = ["-f", "lavfi", "-i", "testsrc2=s=16x16:d=0.2"]
-        result = run(ffmpeg, [*source, "-vf", f"nnvisr={options}", "-f", "null", "-"])
-        assert result.returncode >= 0, f"nnvisr={options} crashed with signal {-result.returncode}"
-        assert "internal error" not in result.stderr, f"nnvisr={options}: {result.stderr[-2000:]}"
+# ---------------------------------------------------------------- fuzzing: options and nnvisr.json
+
+# What FFmpeg itself logs in the filter's name: libavutil parsing option values (before nnvisr runs), and
+# libavfilter when config_props fails (after nnvisr's line).
+FFMPEG_OWN_LINES = re.compile(
+    r"\[Eval @|Unable to parse option value|Value \S+ for parameter '\w+' out of range"
+    r"|Failed to configure output pad on"
+)
+FUZZ_SOURCE = ["-f", "lavfi", "-i", "testsrc2=s=16x16:r=5:d=0.4"]
+OPTION_NAMES = sorted(FIELDS) + ["nonsense"]
+ODD_VALUES = ["0", "1", "-1", "2", "3.5", "abc", "1|2", "1|2|3", "", "true", "1e9", "1e400", "nan", "inf", "257",
+              "4097", "100000", "/nonexistent", "../x", "onnxruntime", "auto", "host", "model", "%s%n"]
+option_values = st.one_of(
+    st.sampled_from(ODD_VALUES),
+    st.integers(-(10**6), 10**6).map(str),
+    st.text(st.characters(codec="utf-8", exclude_characters="\0"), max_size=10),
+)
+json_leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**30), 10**30), st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(ODD_VALUES), st.text(max_size=10),
+)
+json_values = st.recursive(json_leaves, lambda inner: st.lists(inner, max_size=3), max_leaves=6)
+
+
+def assert_one_clean_line(result: subprocess.CompletedProcess, what: str) -> None:
+    """No signal, no traceback, at most one error line from the filter."""
+    assert result.returncode >= 0, f"{what} died of signal {-result.returncode}"
+    assert "Traceback" not in result.stderr, f"{what}: {result.stderr[-3000:]}"
+    assert "internal error" not in result.stderr, f"{what}: {result.stderr[-3000:]}"
+    lines = [
+        line for line in result.stderr.splitlines()
+        if re.match(r"\[(Parsed_)?nnvisr(_\d+)? @", line) and not FFMPEG_OWN_LINES.search(line)
+    ]
+    assert len(lines) <= 1, f"{what}: {result.stderr[-3000:]}"
+
+
+def _fuzz_run(ffmpeg: pathlib.Path, vf: str) -> subprocess.CompletedProcess:
+    return run(ffmpeg, ["-v", "error", *FUZZ_SOURCE, "-vf", vf, "-f", "null", "-"])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(OPTION_NAMES), option_values), min_size=1, max_size=3))
+def test_fuzzed_option_strings_fail_cleanly(ffmpeg: pathlib.Path, options: list[tuple[str, str]]) -> None:
+    vf = "nnvisr=" + ":".join(f"{name}={value}" for name, value in options)
+    assert_one_clean_line(_fuzz_run(ffmpeg, vf), vf)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.dictionaries(st.sampled_from([*OPTION_NAMES, *PACKAGE_KEYS]), json_values, max_size=4),
+    st.sampled_from(["m.onnx", None, "../m.onnx", "missing.onnx", 3]),
+)
+def test_fuzzed_nnvisr_json_fails_cleanly(ffmpeg: pathlib.Path, config: dict, onnx_name: object) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        package = pathlib.Path(folder)
+        onnx_models.colour_mix(package / "m.onnx", MIX, BIAS)
+        manifest = {**config, "onnx": onnx_name} if onnx_name is not None else config
+        (package / "nnvisr.json").write_text(json.dumps(manifest))
+        assert_one_clean_line(_fuzz_run(ffmpeg, f"nnvisr=model={package}"), json.dumps(manifest))

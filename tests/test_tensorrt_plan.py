@@ -92,3 +92,16 @@ def test_tensorrt_matches_onnxruntime(tmp_path: pathlib.Path) -> None:
     got = backend.run({"frames": x})["enhanced"]
     want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"frames": x})[0]
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_engines_live_in_the_users_cache_never_in_the_package(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A downloaded package's engines/ folder is never where engines come from."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert engine_cache.default_dir() == tmp_path / "cache" / "nnvisr" / "engines"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert engine_cache.default_dir() == tmp_path / "home" / ".cache" / "nnvisr" / "engines"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert engine_cache.default_dir() == tmp_path / "home" / ".cache" / "nnvisr" / "engines"

@@ -23,7 +23,7 @@ __all__ = ["Backend", "TensorInfo", "gpu_expected", "open_backend"]
 
 
 def _cuda_provider_available() -> bool:
-    import onnxruntime as ort
+    from .onnxruntime_backend import ort  # imported there, with its log quietened before any use
 
     return "CUDAExecutionProvider" in ort.get_available_providers()
 

@@ -5,7 +5,9 @@ is keyed by everything that makes an engine valid: the ONNX content, the GPU
 model and compute capability, the TensorRT version, the precision and the
 optimisation profile. A file holds a header (magic, key, payload length and
 SHA-256) before the engine, so a truncated, corrupt or mismatched file is
-detected and rebuilt, never deserialised.
+detected and rebuilt, never deserialised. Engines live in the user's cache
+(default_dir) or an engine_path given on the command line, never in a model
+package.
 """
 
 from __future__ import annotations
@@ -82,10 +84,13 @@ def read(path: pathlib.Path, key: EngineKey) -> tuple[bytes | None, str]:
     return engine, "valid"
 
 
-def default_dir(model_dir: pathlib.Path) -> pathlib.Path:
-    """Beside the model when writable, else in the user's cache."""
-    candidate = model_dir / "engines"
-    if os.access(model_dir, os.W_OK):
-        return candidate
-    base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
-    return pathlib.Path(base) / "nnvisr" / "engines"
+def default_dir() -> pathlib.Path:
+    """The user's own engine cache: $XDG_CACHE_HOME/nnvisr/engines, else ~/.cache/nnvisr/engines.
+
+    Never a folder inside the model package: a package may come from anywhere, and an engine is code
+    that runs on the GPU; a checksum proves a file intact, not who built it. Engines are loaded only
+    from here, which the user's own runs wrote, or from an engine_path the user names."""
+    base = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or "")
+    if not base.is_absolute():  # unset, or relative: the XDG base directory spec says to ignore it
+        base = pathlib.Path.home() / ".cache"
+    return base / "nnvisr" / "engines"

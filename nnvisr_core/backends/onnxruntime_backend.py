@@ -17,18 +17,27 @@ import pathlib
 from collections.abc import Callable
 
 import numpy as np
-import onnxruntime as ort
+
+# ONNX Runtime (1.2x and later) starts telemetry when it is imported: it may upload where a network is,
+# and it prints a coloured warning past ffmpeg's -v when it cannot store a device ID (HOME not
+# writable). A filter has no business reporting on the user's runs: off, unless the user says otherwise.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+import onnxruntime as ort  # noqa: E402 - after the variable above, which it reads when imported
 
 from .. import log
 from ..errors import NnvisrError
 from ..log import LogFunction
+from ..options import usable_cpus
 from . import cuda_memory
 from .base import Buffer, TensorInfo
 from .device_memory import DeviceArray
 
-# ONNX Runtime's own log goes to stdout, where ffmpeg may be writing video (-f rawvideo -): keep it
-# quiet; what matters reaches the user through av_log as nnvisr's own messages.
+# ONNX Runtime's own log goes to stdout, where ffmpeg may be writing video (-f rawvideo -), and past
+# ffmpeg's -v: keep it quiet, before anything creates its environment (this module is the only place
+# nnvisr imports onnxruntime); what matters reaches the user through av_log as nnvisr's own messages.
 ort.set_default_logger_severity(4)
+if hasattr(ort, "disable_telemetry_events"):
+    ort.disable_telemetry_events()
 
 # ONNX Runtime's element type names -> numpy
 _DTYPES = {
@@ -80,6 +89,17 @@ def _first_line(error: Exception) -> str:
     return text[0] if text else type(error).__name__
 
 
+def _model_source(path: pathlib.Path) -> str | bytes:
+    """The file name for ONNX Runtime, or the file's bytes when the name is not UTF-8 (ONNX Runtime
+    takes names only as UTF-8 text; os.fsdecode keeps other bytes as surrogates)."""
+    name = str(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.read_bytes()
+    return name
+
+
 class OnnxRuntimeBackend:
     """ONNX Runtime on the CPU, or on an NVIDIA GPU through the CUDA execution provider (cuda_device)."""
 
@@ -92,7 +112,8 @@ class OnnxRuntimeBackend:
         logger: LogFunction = log.silent,
     ) -> None:
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
+        # 0: one thread per CPU this process may run on (taskset, a container's cpuset), not per CPU present
+        options.intra_op_num_threads = threads if threads > 0 else usable_cpus()
         options.inter_op_num_threads = 1
         options.log_severity_level = 4  # fatal only: a failure reaches the user as nnvisr's own line
         if cuda_device is None:
@@ -103,7 +124,7 @@ class OnnxRuntimeBackend:
             providers = [("CUDAExecutionProvider", {"device_id": cuda_device}), "CPUExecutionProvider"]
             where = f"CUDA device {cuda_device}"
         try:
-            source = model_bytes if model_bytes is not None else str(onnx_path)
+            source = model_bytes if model_bytes is not None else _model_source(onnx_path)
             self.session = ort.InferenceSession(source, options, providers=providers)
         except Exception as error:  # ORT raises its own exception types for bad files
             raise NnvisrError(f"cannot load model {onnx_path}: {_first_line(error)}") from None

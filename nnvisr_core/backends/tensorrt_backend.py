@@ -45,6 +45,27 @@ def _import_tensorrt():
 _check = cuda_memory.check
 
 
+def _routed_logger(trt, logger: LogFunction):
+    """A TensorRT logger writing to nnvisr's log (av_log) instead of stderr. Its errors come as warnings:
+    a failure reaches the user as nnvisr's own error line, and TensorRT's say why, above it."""
+    levels = {
+        trt.ILogger.INTERNAL_ERROR: log.WARNING,
+        trt.ILogger.ERROR: log.WARNING,
+        trt.ILogger.WARNING: log.VERBOSE,
+        trt.ILogger.INFO: log.DEBUG,
+        trt.ILogger.VERBOSE: log.DEBUG,
+    }
+
+    class RoutedLogger(trt.ILogger):
+        def __init__(self) -> None:
+            trt.ILogger.__init__(self)
+
+        def log(self, severity, msg: str) -> None:  # noqa: ANN001 - TensorRT's severity enum
+            logger(levels.get(severity, log.DEBUG), f"TensorRT: {msg}")
+
+    return RoutedLogger()
+
+
 _DTYPES = {"FLOAT": np.dtype(np.float32), "HALF": np.dtype(np.float16), "UINT8": np.dtype(np.uint8)}
 
 
@@ -69,11 +90,11 @@ class TensorRTBackend:
         props = _check(cudart.cudaGetDeviceProperties(device), "cudaGetDeviceProperties")
         self.gpu_name = props.name.decode(errors="replace") if isinstance(props.name, bytes) else str(props.name)
         self.capability = f"{props.major}.{props.minor}"
-        self.trt_logger = trt.Logger(trt.Logger.WARNING)
+        self.trt_logger = _routed_logger(trt, logger)
         trt.init_libnvinfer_plugins(self.trt_logger, "")  # DeformConv -> ModulatedDeformConv2d plugin
         self.onnx_path, self.model_bytes = onnx_path, model_bytes
         self.precision, self.low_mem, self.max_batch = precision, low_mem, max_batch
-        self.engine_dir = engine_dir or engine_cache.default_dir(onnx_path.parent)
+        self.engine_dir = engine_dir or engine_cache.default_dir()
         self.inputs, self.outputs = self._describe()
         self.stream = _check(cudart.cudaStreamCreate(), "cudaStreamCreate")
         self.device = ("cuda", device)
