@@ -75,7 +75,7 @@ class Options:
 
 FIELDS = {field.name: field for field in dataclasses.fields(Options)}
 # Keys a nnvisr.json may hold besides the options.
-PACKAGE_KEYS = {"onnx", "description", "license", "name", "format", "any_colour"}
+PACKAGE_KEYS = {"onnx", "description", "license", "name", "format", "any_colour", "task", "source"}
 
 
 def _to_bool(name: str, value: Any) -> bool:
