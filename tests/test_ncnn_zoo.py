@@ -35,7 +35,7 @@ HEAVY_SIZE = (11, 13)
 
 def located(name: str) -> tuple[zoo.Source, pathlib.Path]:
     if name not in LOCATED:
-        pytest.skip(f"{name}: none of {', '.join(zoo.MODELS[name].files)} is installed (scripts/setup.sh --test)")
+        pytest.skip(f"{name}: none of {', '.join(zoo.MODELS[name].files)} is installed (scripts/setup.sh fetches them)")
     return LOCATED[name]
 
 
@@ -225,7 +225,8 @@ def test_package_contents(packages: pathlib.Path) -> None:
 
     directory = packages / "realcugan-se-x2-denoise1"
     manifest = json.loads((directory / "nnvisr.json").read_text())
-    assert manifest["scale_factor"] == 2 and manifest["onnx"] == "model.onnx"
+    assert manifest["scale_factor"] == 2 and manifest["onnx"] == "model.onnx" and manifest["alignment"] == 1
+    assert manifest["norm_mean"] == [0, 0, 0] and manifest["norm_std"] == [1, 1, 1]
     assert manifest["license"].startswith("MIT") and "mirrored" in manifest["description"]
     assert "MIT" in (directory / "LICENSE.txt").read_text()
     assert set(dict(zoo.convert_all(packages, only="realcugan-se-x2-denoise1")).values()) == {"up to date"}
