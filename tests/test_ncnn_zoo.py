@@ -349,3 +349,22 @@ def test_other_layer_types_match_ncnn(tmp_path: pathlib.Path, size: tuple[int, i
     assert actual.shape == expected.shape == (4, 4 * ((size[0] + 3) // 2), 4 * ((size[1] + 3) // 2))
     assert expected.std() > 0.01  # not a constant a wrong graph could also give
     assert np.abs(actual - expected).max() < 1e-4
+
+
+@pytest.mark.parametrize("name", ["span-x2", "waifu2x-anime-x2"])
+def test_ffmpeg_alignment_option(ffmpeg: pathlib.Path, packages: pathlib.Path, tmp_path: pathlib.Path,
+                                 name: str) -> None:
+    """alignment=8 on the command line: the filter pads the frame by edge replication to a multiple of 8,
+    runs the package and crops; ONNX Runtime on the same padded frame, cropped, agrees within 1 code value."""
+    list(zoo.convert_all(packages, only=name))
+    directory = packages / name
+    fmt = RAW["rgb24"]
+    width, height = 23, 21
+    frame = np.rint(real_frame(9, (height, width)) * 255).astype(np.int64)
+    data, _ = filter_raw(ffmpeg, tmp_path, fmt, rgb_to_raw(fmt, frame[None]), (width, height),
+                         f"nnvisr=model={directory}:alignment=8")
+    actual = raw_to_rgb(fmt, data, width * 2, height * 2)[0]
+    padded = np.pad(frame / 255, ((0, 0), (0, (-height) % 8), (0, (-width) % 8)), mode="edge").astype(np.float32)
+    output = session((directory / "model.onnx").read_bytes()).run(None, {"input": padded[None]})[0][0]
+    expected = np.clip(np.rint(output[:, :2 * height, :2 * width] * 255), 0, 255)
+    assert np.abs(actual - expected).max() <= 1
