@@ -149,8 +149,8 @@ def _concat(builder: GraphBuilder, layer: Layer) -> None:
 
 def _slice(builder: GraphBuilder, layer: Layer) -> None:
     slices = layer.get(0, ())
-    if layer.get(1, 0) is None or not isinstance(slices, tuple) or len(slices) != len(layer.outputs):
-        raise ConvertError(f"{layer.name}: Slice needs one slice size per output")
+    if not isinstance(slices, tuple) or len(slices) != len(layer.outputs) or layer.get(2, ()):
+        raise ConvertError(f"{layer.name}: Slice needs one slice size per output (indices are not supported)")
     if sum(1 for size in slices if size == -233) > 1 or any(size < 1 and size != -233 for size in slices):
         raise ConvertError(f"{layer.name}: Slice sizes {slices} are not supported")
     x = builder.first_input(layer)
