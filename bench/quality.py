@@ -65,7 +65,21 @@ def vsr_methods(available: set[str]) -> list[Method]:
     if "realesrgan-animevideov3-x2" in available:
         methods.append(Method("Real-ESRGAN x2", "nnvisr=model=realesrgan-animevideov3-x2",
                               "AnimeVideo-v3, converted at setup"))
+    methods += [Method(name, f"nnvisr=model={model}", f"{note}, ncnn model converted at setup (nnvisr_core.zoo)")
+                for name, model, note in ZOO_X2 if model in available]
     return methods
+
+
+# The x2 models of the ncnn model zoo (those that have an x2 network)
+ZOO_X2 = [
+    ("Real-CUGAN se x2", "realcugan-se-x2-no-denoise", "Real-CUGAN se, no denoising, MIT"),
+    ("Real-CUGAN pro x2", "realcugan-pro-x2-no-denoise", "Real-CUGAN pro, no denoising, MIT"),
+    ("waifu2x cunet x2", "waifu2x-cunet-x2", "waifu2x CUnet, no denoising, MIT"),
+    ("waifu2x photo x2", "waifu2x-photo-x2", "waifu2x UpConv7 photo, no denoising, MIT"),
+    ("waifu2x anime x2", "waifu2x-anime-x2", "waifu2x UpConv7 anime style art, no denoising, MIT"),
+    ("SPAN x2", "span-x2", "SPAN, 48 channels, Apache-2.0"),
+    ("SPAN x2 ch52", "span-x2-ch52", "SPAN, 52 channels, Apache-2.0"),
+]
 
 
 def interp_methods() -> list[Method]:
@@ -206,6 +220,10 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=60, help="frames decoded from each clip")
     parser.add_argument("--speed-frames", type=int, default=100, help="output frames per speed run")
     parser.add_argument("--output", type=Path, default=BENCH / "QUALITY.md")
+    parser.add_argument("--methods", default="",
+                        help="comma-separated x2 method names to run besides lanczos (a subset: no interpolation, "
+                             "no targets), for example 'SPAN x2,waifu2x photo x2'")
+    parser.add_argument("--clips", default=",".join(CLIPS), help="comma-separated clip names")
     args = parser.parse_args()
     args.ffmpeg, args.output = args.ffmpeg.resolve(), args.output.resolve()
     os.chdir(REPO)  # the filter strings name the baseline model relative to the repository
@@ -214,17 +232,24 @@ def main() -> int:
 
     available = set(package.available_models())
     vsr, interp = vsr_methods(available), interp_methods()
+    if args.methods:
+        wanted = {"lanczos", *args.methods.split(",")}
+        missing = wanted - {m.name for m in vsr}
+        if missing:
+            parser.error(f"unknown or unavailable methods: {', '.join(sorted(missing))}")
+        vsr, interp = [m for m in vsr if m.name in wanted], []
     results_vsr, results_interp, shapes = {}, {}, {}
-    for name in CLIPS:
+    for name in args.clips.split(","):
         video = decode(args.ffmpeg, sample_clip.fetch(name), args.frames)
         shapes[name] = video.shape
         print(f"{name}: {video.shape[0]} frames {video.shape[2]}x{video.shape[1]}", flush=True)
         results_vsr[name] = vsr_scores(args.ffmpeg, video, vsr)
-        interp_video = video if video.shape[2] <= 640 else box_down(video)
-        results_interp[name] = interp_scores(args.ffmpeg, interp_video, interp)
+        if interp:
+            interp_video = video if video.shape[2] <= 640 else box_down(video)
+            results_interp[name] = interp_scores(args.ffmpeg, interp_video, interp)
         for method, (psnr, ssim) in results_vsr[name].items():
             print(f"  x2 {method:20s} {psnr:6.2f} dB  SSIM {ssim:.4f}", flush=True)
-        for method, (psnr, ssim, _) in results_interp[name].items():
+        for method, (psnr, ssim, _) in results_interp.get(name, {}).items():
             print(f"  interp {method:20s} {psnr:6.2f} dB  SSIM {ssim:.4f}", flush=True)
 
     speed_frame = box_down(decode(args.ffmpeg, sample_clip.fetch("bigbuckbunny.mp4"), 1))
@@ -269,20 +294,22 @@ def report(args, vsr, interp, results_vsr, results_interp, shapes, speeds) -> li
         mean = mean_over_clips(results_vsr, method.name, 0)
         rows.append([method.name] + cells + [f"{mean:.2f}", f"{mean - lanczos:+.2f} dB"])
     lines += table(header, rows)
-    lines += ["", "## 2x frame rate interpolation (Y-PSNR dB / SSIM of the interpolated frames)", ""]
-    header = ["method"] + list(results_interp) + ["mean", "vs blending"]
-    rows = []
-    blend = mean_over_clips(results_interp, interp[0].name, 0)
-    for method in interp:
-        cells = [f"{r[method.name][0]:.2f} / {r[method.name][1]:.4f}" for r in results_interp.values()]
-        mean = mean_over_clips(results_interp, method.name, 0)
-        rows.append([method.name] + cells + [f"{mean:.2f}", f"{mean - blend:+.2f} dB"])
-    lines += table(header, rows)
+    if interp:
+        lines += ["", "## 2x frame rate interpolation (Y-PSNR dB / SSIM of the interpolated frames)", ""]
+        header = ["method"] + list(results_interp) + ["mean", "vs blending"]
+        rows = []
+        blend = mean_over_clips(results_interp, interp[0].name, 0)
+        for method in interp:
+            cells = [f"{r[method.name][0]:.2f} / {r[method.name][1]:.4f}" for r in results_interp.values()]
+            mean = mean_over_clips(results_interp, method.name, 0)
+            rows.append([method.name] + cells + [f"{mean:.2f}", f"{mean - blend:+.2f} dB"])
+        lines += table(header, rows)
     lines += ["", f"## Speed at {SPEED_SIZE[0]}x{SPEED_SIZE[1]} input, CPU (output frames per second)", ""]
     lines += table(["method", "filter", "fps"], [[m.name, f"`{m.vf}`", f"{speeds[m.name]:.2f}"]
                                                  for m in vsr + interp if m.name in speeds])
-    lines += ["", "## Against the targets of issue 6", ""]
-    lines += targets(results_vsr, results_interp, speeds)
+    if interp:  # the whole bench, not a subset of methods
+        lines += ["", "## Against the targets of issue 6", ""]
+        lines += targets(results_vsr, results_interp, speeds)
     lines += ["", "## Methods", ""]
     lines += [f"- {m.name}: `{m.vf}` ({m.note})" for m in vsr + interp]
     return lines

@@ -1,4 +1,4 @@
-"""Command line helpers: python -m nnvisr_core {inspect,build-engine,bridge-path,version}."""
+"""Command line helpers: python -m nnvisr_core {inspect,build-engine,models,bridge-path,version}."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("model", nargs="?", help="model package, .onnx file, or folder name under model_path")
     build.add_argument("settings", nargs="*", help="filter options as name=value (batch_size_fusion=, use_fp16=1, ...)")
     build.add_argument("--size", required=True, help="frame size the engines are optimised for, WIDTHxHEIGHT")
+    models = commands.add_parser("models", help="list the installed model packages with scale, task and source")
+    models.add_argument("--dir", type=pathlib.Path, action="append", default=[],
+                        help="also list the packages in this folder")
     commands.add_parser("bridge-path", help="print the path of the bridge library the filter loads")
     commands.add_parser("version", help="print the package version")
     args = parser.parse_args(argv)
@@ -41,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
             # the dry runs at this size build the engines into engine_path
             settings.append("backend=tensorrt")
         return inspect_main(model, settings, args.size)
+    if args.command == "models":
+        from .catalogue import table
+
+        print(table(args.dir))
+        return 0
     if args.command == "bridge-path":
         if not BRIDGE.is_file():
             print(f"nnvisr_core: no bridge library at {BRIDGE}: install the package with pip", file=sys.stderr)

