@@ -122,8 +122,8 @@ def segments_done(work: pathlib.Path) -> list[pathlib.Path]:
 
 def test_resume_after_the_driver_is_killed(ffmpeg: pathlib.Path, tmp_path: pathlib.Path) -> None:
     source = make_source(ffmpeg, tmp_path / "src.mkv")
-    vf = models(tmp_path)["temporal"]
-    expected = reference(ffmpeg, source, vf, tmp_path / "ref.mkv")
+    vf = models(tmp_path)["interpolate"]
+    expected = reference(ffmpeg, source, f"scdet,{vf}", tmp_path / "ref.mkv")
     out, work = tmp_path / "out.mkv", tmp_path / "work"
     args = [str(source), str(out), "--vf", vf, "--chunk-seconds", "0.1", "--workers", "1", "--work-dir", str(work),
             "--keep-work-dir", *ENCODER]  # fmt: skip
@@ -140,7 +140,7 @@ def test_resume_after_the_driver_is_killed(ffmpeg: pathlib.Path, tmp_path: pathl
     assert 1 <= len(finished) < len(chunks) == 3
     assert not out.exists()
 
-    changed = run_tool(ffmpeg, *[a.replace("input_count=3", "input_count=3:batch_size_fusion=2") for a in args],
+    changed = run_tool(ffmpeg, *[a.replace("interpolate", "interpolate:batch_size_fusion=2") for a in args],
                        check=False)  # fmt: skip
     assert changed.returncode == 1
     assert changed.stderr.count("\n") == 1 and "filter options changed" in changed.stderr, changed.stderr

@@ -52,6 +52,8 @@ def _pieces(
             last = first + unit
             while last < end and times[last] - times[first] < seconds:
                 last += unit
+            if end - last < unit:  # a scene's short last window is filled from the window before: keep them together
+                last = end
             pieces.append((first, min(last, end)))
             first = last
     return pieces
