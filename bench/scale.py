@@ -61,7 +61,7 @@ def scan_seconds(clip: pathlib.Path, work: pathlib.Path) -> tuple[float, int, in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=300)
-    parser.add_argument("--size", default="320x180")
+    parser.add_argument("--size", default="192x108")
     parser.add_argument("--chunk-seconds", default="2")
     parser.add_argument("--output", type=pathlib.Path, default=ROOT / "bench" / "SCALE.md")
     args = parser.parse_args()

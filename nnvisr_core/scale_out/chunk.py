@@ -1,7 +1,10 @@
 """One chunk: an ffmpeg process with the user's filters on a frame-exact range of the source, written as a segment.
 
-Decoding starts at the file's first frame and `trim` counts frames, which is exact for every container and codec
-(seeking is not); the frames keep their timestamps, so the segment holds those of one run.
+By default decoding starts at the file's first frame and `trim` counts frames: exact for every container and
+codec, and the filter graph has the shape of one run's, so FFmpeg negotiates the same pixel formats. With --seek,
+ffmpeg seeks to the midpoint between the first frame decoded and the one before it (accurate seeking drops the
+frames before it; `-copyts -start_at_zero` keep one run's timestamps): much less decoding for late chunks of long
+files, but the trim ffmpeg inserts for the seek can change format negotiation, so pin the format after nnvisr.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class ChunkJob:
     encoder_args: list[str]
     threads: int  # 0: the filter's and decoder's defaults
     gpu: bool
+    seek: bool  # seek to the chunk instead of decoding from the file's start
 
 
 def filter_chain(job: ChunkJob, chunk: Chunk) -> str:
@@ -40,7 +44,8 @@ def filter_chain(job: ChunkJob, chunk: Chunk) -> str:
     overrides = {"device": "0"} if job.gpu else {}
     defaults = {"threads": str(job.threads)} if job.threads and not job.gpu else {}
     nnvisr = job.chain.nnvisr_with(defaults, overrides)
-    filters = [f"trim=start_frame={chunk.decode_start}:end_frame={chunk.decode_end}", *job.chain.before]
+    skip = 0 if job.seek else chunk.decode_start  # frames before decode_start that reach the filters
+    filters = [f"trim=start_frame={skip}:end_frame={skip + chunk.decode_end - chunk.decode_start}", *job.chain.before]
     filters += [f"trim=start_frame={chunk.start - chunk.decode_start}", nnvisr]
     if chunk.decode_end > chunk.end:  # the frame after the chunk only served the timestamps of the last ones
         filters.append(f"trim=end_frame={chunk.out_frames}")
@@ -49,6 +54,8 @@ def filter_chain(job: ChunkJob, chunk: Chunk) -> str:
 
 def command(job: ChunkJob, chunk: Chunk, output: pathlib.Path) -> list[str]:
     threads = ["-threads", str(job.threads)] if job.threads else []
+    if job.seek and chunk.seek_us is not None:
+        threads += ["-copyts", "-start_at_zero", "-ss", f"{chunk.seek_us}us"]
     filter_threads = ["-filter_threads", str(job.threads)] if job.threads else []
     return [
         job.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *threads, "-i", job.source,
@@ -84,11 +91,12 @@ def run_chunk(job: ChunkJob, chunk: Chunk, segment: str, record: str, report: Ca
         if code < 0:
             raise ChunkFailed(f"{chunk.name}: ffmpeg killed by {signal.Signals(-code).name}")
         raise ChunkFailed(f"{chunk.name}: {tools.error_line(''.join(errors))}")
-    frames = tools.count_video_packets(job.ffprobe, partial)
-    if frames != chunk.out_frames:
+    summary = tools.video_summary(job.ffprobe, partial)
+    frames = summary[0] if summary else None
+    if summary is None or frames != chunk.out_frames:
         raise ChunkFailed(f"{chunk.name}: segment has {frames} frames, the plan says {chunk.out_frames}")
     partial.replace(segment_path)
-    workdir.mark_finished(segment_path, record_path, frames)
+    workdir.mark_finished(segment_path, record_path, frames, summary[1])
     report(frames)
     return frames
 

@@ -26,7 +26,7 @@ command again resumes an interrupted job."""
 
 VALUED = {"--vf", "--address", "--chunk-seconds", "--cpus-per-chunk", "--workers", "--max-retries", "--work-dir",
           "--ffmpeg", "--ffprobe"}  # fmt: skip
-FLAGS = {"-y", "--json-progress", "--keep-work-dir", "-h", "--help"}
+FLAGS = {"-y", "--json-progress", "--keep-work-dir", "--seek", "-h", "--help"}
 GPU_BACKENDS = ("cuda", "tensorrt")
 REACH_TIMEOUT = 5.0  # seconds
 
@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json-progress", action="store_true", help="progress as JSON lines on stdout")
     parser.add_argument("--ffmpeg", default=_beside_python("ffmpeg"), help="ffmpeg with nnvisr, on every node")
     parser.add_argument("--ffprobe", default=_beside_python("ffprobe"), help="ffprobe, on every node")
+    parser.add_argument("--seek", action="store_true", help="seek to each chunk instead of decoding from the file's "
+                        "start (faster on long files; pin the format after nnvisr, see README)")
     parser.add_argument("-y", action="store_true", help="overwrite OUT")
     return parser
 
@@ -211,8 +213,9 @@ def run(argv: list[str]) -> int:
         total = sum(chunk.out_frames for chunk in job.chunks)
         already = total - sum(chunk.out_frames for chunk in todo)
         chunk_job = ChunkJob(args.ffmpeg, args.ffprobe, str(source), chain, encoder_args,
-                             0 if gpu else args.cpus_per_chunk, gpu)  # fmt: skip
+                             0 if gpu else args.cpus_per_chunk, gpu, args.seek)  # fmt: skip
         execute(ray, chunk_job, todo, work, args, resources, total, already, len(job.chunks))
+        work.check_formats(job.chunks)
         segments = [work.segment(chunk) for chunk in job.chunks]
         listing = concat.write_list(work.path, segments, job.chunks, fractions.Fraction(job.time_base))
         concat.join(args.ffmpeg, listing, source, output)

@@ -77,7 +77,7 @@ def _unquote(value: str) -> str:
 
 
 def parse(vf: str) -> FilterChain:
-    """A linear chain with exactly one nnvisr; scdet is put in front when no scene detection is given."""
+    """A linear chain with exactly one nnvisr; scdet is put first when no scene detection is given."""
     if ";" in split_top_level(vf, ";")[0] or len(split_top_level(vf, ";")) > 1 or "[" in vf:
         raise NnvisrError("--vf must be one linear filter chain (no ';' and no [labels])")
     filters = [f.strip() for f in split_top_level(vf, ",") if f.strip()]
@@ -96,5 +96,5 @@ def parse(vf: str) -> FilterChain:
     before = filters[:at]
     key = options.get("scene_key", SCDET_KEY)
     if key == SCDET_KEY and "scdet" not in [n for n in names[:at]]:
-        before.append("scdet")  # as `ffmpeg -vf scdet,nnvisr=...`: the cuts the filter is made to see
+        before.insert(0, "scdet")  # as `ffmpeg -vf scdet,<the chain>`: the cuts the filter is made to see
     return FilterChain(before, filters[at], filters[at + 1 :], options)

@@ -18,6 +18,7 @@ class Chunk:
     out_frames: int  # frames its segment must hold
     decode_start: int  # first frame decoded (scene detectors warm up on the frames before `start`)
     decode_end: int  # one past the last frame decoded (interpolation sees the next scene's first frame)
+    seek_us: int | None  # where ffmpeg seeks to: between decode_start and the frame before it; None: from the start
 
     @property
     def name(self) -> str:
@@ -73,10 +74,10 @@ def plan(scan: Scan, chunk_seconds: float, model: Model) -> list[Chunk]:
         ranges.append((start, len(scan.pts)))
     total = len(scan.pts)
     post_roll = 1 if model.frame_factor > 1 else 0
-    return [
-        Chunk(
-            index, start, end, scan.pts[start], (end - start) * model.frame_factor,
-            max(0, start - PRE_ROLL), min(total, end + post_roll),
-        )  # fmt: skip
-        for index, (start, end) in enumerate(ranges)
-    ]
+    chunks = []
+    for index, (start, end) in enumerate(ranges):
+        first = max(0, start - PRE_ROLL)
+        seek = None if first == 0 else int((times[first - 1] + times[first]) / 2 * 1_000_000)
+        chunks.append(Chunk(index, start, end, scan.pts[start], (end - start) * model.frame_factor, first,
+                            min(total, end + post_roll), seek))  # fmt: skip
+    return chunks

@@ -9,6 +9,8 @@ import subprocess
 
 from ..errors import NnvisrError
 
+# what must be equal in every segment for the concat demuxer to join them into one stream
+FORMAT_FIELDS = ("codec_name", "pix_fmt", "width", "height", "color_range", "color_space")
 CONTEXT = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\] ")  # "[Parsed_nnvisr_0 @ 0x55...] "
 
 
@@ -36,14 +38,15 @@ def probe_streams(ffprobe: str, path: pathlib.Path) -> list[dict]:
     return json.loads(out).get("streams", [])
 
 
-def count_video_packets(ffprobe: str, path: pathlib.Path) -> int | None:
-    """Frames in a finished segment (one packet per frame), None when it does not read."""
+def video_summary(ffprobe: str, path: pathlib.Path) -> tuple[int, dict] | None:
+    """(frames, stream format) of a segment (one packet per frame), None when it does not read."""
     done = subprocess.run(
         [ffprobe, "-v", "error", "-select_streams", "v:0", "-count_packets", "-show_entries",
-         "stream=nb_read_packets", "-of", "csv=p=0", str(path)],
+         f"stream=nb_read_packets,{','.join(FORMAT_FIELDS)}", "-of", "json", str(path)],
         capture_output=True, text=True, stdin=subprocess.DEVNULL,
     )  # fmt: skip
-    text = done.stdout.strip().split(",")[0] if done.stdout.strip() else ""
-    if done.returncode or not text.isdigit():
+    try:
+        stream = json.loads(done.stdout)["streams"][0]
+        return int(stream["nb_read_packets"]), {name: stream.get(name) for name in FORMAT_FIELDS}
+    except (ValueError, KeyError, IndexError):
         return None
-    return int(text)

@@ -94,11 +94,24 @@ class WorkDir:
             return False
         if done.get("size") != segment.stat().st_size or done.get("frames") != chunk.out_frames:
             return False
-        return tools.count_video_packets(ffprobe, segment) == chunk.out_frames
+        summary = tools.video_summary(ffprobe, segment)
+        return summary is not None and summary[0] == chunk.out_frames
+
+    def check_formats(self, chunks: list[Chunk]) -> None:
+        """The concat demuxer takes the first segment's format for all: segments that differ cannot be joined."""
+        first = json.loads(self.record(chunks[0]).read_text())["format"]
+        for chunk in chunks[1:]:
+            other = json.loads(self.record(chunk).read_text())["format"]
+            for name, value in first.items():
+                if other.get(name) != value:
+                    raise NnvisrError(
+                        f"segments differ in {name}: {chunks[0].name} has {value}, {chunk.name} has {other.get(name)} "
+                        "(pin the output format, e.g. format=... after nnvisr or -pix_fmt)"
+                    )
 
 
-def mark_finished(segment: pathlib.Path, record: pathlib.Path, frames: int) -> None:
+def mark_finished(segment: pathlib.Path, record: pathlib.Path, frames: int, stream_format: dict) -> None:
     """Written after the segment is in place, so a record always describes a whole file."""
     temporary = record.with_suffix(".json.part")
-    temporary.write_text(json.dumps({"frames": frames, "size": segment.stat().st_size}))
+    temporary.write_text(json.dumps({"frames": frames, "size": segment.stat().st_size, "format": stream_format}))
     temporary.replace(record)
