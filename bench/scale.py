@@ -14,6 +14,7 @@ with the same code nnvisr-run calls. Measured, never asserted; the machine's oth
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import platform
 import subprocess
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--chunk-seconds", default="2")
     parser.add_argument("--output", type=pathlib.Path, default=ROOT / "bench" / "SCALE.md")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as temporary:
         tmp = pathlib.Path(temporary)
         clip = tmp / "clip.mkv"
@@ -77,13 +79,16 @@ def main() -> None:
             walls[workers] = timed([sys.executable, "-m", "nnvisr_core", "run", clip, tmp / f"out{workers}.mkv",
                                     "--vf", VF, "--workers", str(workers), "--cpus-per-chunk", "1",
                                     "--chunk-seconds", args.chunk_seconds, "-c:v", "ffv1"])  # fmt: skip
+    load_after = os.getloadavg()[0]
     ratio = walls[1] / walls[2]
     command = f".venv/bin/python bench/scale.py --frames {args.frames} --size {args.size}"
     lines = [
         "# nnvisr-run scaling",
         "",
         f"Written by `{command}` (see the script's docstring for the method). Machine: {platform.machine()}, "
-        f"{_cpus()} CPUs, Python {platform.python_version()}.",
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}; 1-minute load average {load_before:.1f} "
+        f"before and {load_after:.1f} after the runs (other work on the machine: with a load above the CPU count, "
+        "a second worker gains only the share of the CPUs the machine gives it).",
         "",
         f"Clip: {frames} frames at {args.size}, {cuts} scenes (ffv1), through `{VF}` (x2 VSR, 3-frame windows), "
         f"one thread per chunk, chunks of about {args.chunk_seconds} s.",
@@ -102,12 +107,6 @@ def main() -> None:
     ]
     args.output.write_text("\n".join(lines))
     print("\n".join(lines))
-
-
-def _cpus() -> int:
-    import os
-
-    return os.cpu_count() or 0
 
 
 if __name__ == "__main__":
