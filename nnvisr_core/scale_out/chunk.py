@@ -17,6 +17,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from . import tools, workdir
 from .graph import FilterChain
@@ -101,7 +102,7 @@ def run_chunk(job: ChunkJob, chunk: Chunk, segment: str, record: str, report: Ca
     return frames
 
 
-def chunk_task(job: ChunkJob, chunk: Chunk, segment: str, record: str, board) -> int:  # noqa: ANN001 (Ray actor)
+def chunk_task(job: ChunkJob, chunk: Chunk, segment: str, record: str, board: Any) -> int:  # a Ray actor handle
     """The Ray task: the chunk's frame count reaches the progress board a few times a second."""
     last_sent = [0.0]
 

@@ -11,6 +11,7 @@ import shutil
 import socket
 import sys
 import time
+import types
 
 from ..errors import NnvisrError
 from ..options import Options
@@ -98,7 +99,7 @@ def check_reachable(address: str) -> None:
         raise NnvisrError(f"cannot reach the Ray cluster at {address}: {error.strerror or error}") from None
 
 
-def start_ray(address: str | None, workers: int | None, cpus_per_chunk: int):  # noqa: ANN201 (the ray module)
+def start_ray(address: str | None, workers: int | None, cpus_per_chunk: int) -> types.ModuleType:
     try:
         import ray
     except ImportError:
@@ -119,7 +120,7 @@ def start_ray(address: str | None, workers: int | None, cpus_per_chunk: int):  #
     return ray
 
 
-def _failure(ray, chunk: plan.Chunk, error: Exception) -> str:  # noqa: ANN001
+def _failure(ray: types.ModuleType, chunk: plan.Chunk, error: Exception) -> str:
     cause = getattr(error, "cause", None)
     if isinstance(cause, ChunkFailed):
         return str(cause)
@@ -128,8 +129,8 @@ def _failure(ray, chunk: plan.Chunk, error: Exception) -> str:  # noqa: ANN001
     return f"{chunk.name}: {type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
 
 
-def execute(ray, job: ChunkJob, chunks: list[plan.Chunk], work: workdir.WorkDir, args: argparse.Namespace,
-            resources: dict, total: int, already: int, all_chunks: int) -> None:  # fmt: skip
+def execute(ray: types.ModuleType, job: ChunkJob, chunks: list[plan.Chunk], work: workdir.WorkDir,
+            args: argparse.Namespace, resources: dict, total: int, already: int, all_chunks: int) -> None:  # fmt: skip
     board = ray.remote(Board).options(num_cpus=0).remote()
     task = ray.remote(chunk_task).options(max_retries=0, **resources)
     by_ref: dict = {}
