@@ -1,4 +1,4 @@
-"""Command line helpers: python -m nnvisr_core {inspect,build-engine,models,bridge-path,version}."""
+"""Command line helpers: python -m nnvisr_core {inspect,build-engine,models,run,bridge-path,version}."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ BRIDGE = pathlib.Path(__file__).resolve().parent / "libnnvisr_bridge.so"
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["run"]:  # nnvisr-run's own arguments (ffmpeg's encoder options among them)
+        from .scale_out.cli import main as run_main
+
+        return run_main(arguments[1:])
     parser = argparse.ArgumentParser(prog="python -m nnvisr_core", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     inspect = commands.add_parser(
@@ -29,9 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     models = commands.add_parser("models", help="list the installed model packages with scale, task and source")
     models.add_argument("--dir", type=pathlib.Path, action="append", default=[],
                         help="also list the packages in this folder")
+    commands.add_parser("run", help="nnvisr-run: a video in scene chunks on Ray (python -m nnvisr_core run -h)")
     commands.add_parser("bridge-path", help="print the path of the bridge library the filter loads")
     commands.add_parser("version", help="print the package version")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if args.command in ("inspect", "build-engine"):
         from .inspect import main as inspect_main
 

@@ -20,7 +20,7 @@ source_args=()
 configure_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --test) extras="[test]" ;;
+    --test) extras="[test,scale]" ;;  # scale: Ray, for the nnvisr-run tests
     --series) series="$2"; shift ;;
     --ffmpeg-source) source_args=(--source "$2"); shift ;;
     --extra-configure) configure_args=(--extra-configure "$2"); shift ;;
