@@ -46,6 +46,14 @@ class Options:
     scene_key: str = "lavfi.scd.time"
     scene_threshold: float = 0.0
     alignment: int = 1  # the network takes sizes that are multiples of this
+    # Run frames in tiles of WxH input pixels (tiling.py), each with tile_overlap pixels of context on
+    # every side; or let max_memory (MiB) choose the tile. None / 0: whole frames.
+    tile: str | None = None
+    # 16 input pixels covers the receptive field of the bundled default model (two 3x3 layers per
+    # pyramid level on two levels, the deformable alignment's learnt offsets, which stay within a
+    # few pixels, and the fusion's 3x3 layers) and costs little against tiles of a few hundred pixels.
+    tile_overlap: int = 16
+    max_memory: int = 0
 
     @property
     def interpolating(self) -> bool:
@@ -194,3 +202,19 @@ def validate(options: Options) -> None:
         raise NnvisrError("threads must be >= 0")
     if not 1 <= options.alignment <= 1024:
         raise NnvisrError(f"alignment must be in [1, 1024], got {options.alignment}")
+    if options.tile is not None:
+        tile_size(options)
+    if not 0 <= options.tile_overlap <= 1024:
+        raise NnvisrError(f"tile_overlap must be in [0, 1024], got {options.tile_overlap}")
+    if not 0 <= options.max_memory <= 1 << 24:
+        raise NnvisrError(f"max_memory must be in [0, {1 << 24}] MiB, got {options.max_memory}")
+
+
+def tile_size(options: Options) -> tuple[int, int] | None:
+    """tile=WxH as (W, H); None when frames are not tiled by size."""
+    if options.tile is None:
+        return None
+    width, sep, height = options.tile.lower().partition("x")
+    if sep and width.isdigit() and height.isdigit() and all(16 <= int(s) <= 65536 for s in (width, height)):
+        return int(width), int(height)
+    raise NnvisrError(f"option tile: expected WxH with sides in [16, 65536], got {options.tile!r}")
