@@ -66,6 +66,14 @@ class Runner(Protocol):
         """Tensors at batch position index that a single-frame window can be read into, or None."""
         ...
 
+    def forget(self) -> None:
+        """Drop what the runner keeps between runs (the next run is of another tile's region)."""
+        ...
+
+    def grid(self) -> int:
+        """Tile regions start on multiples of this (besides the alignment), see tiling.py."""
+        ...
+
 
 @dataclasses.dataclass(frozen=True)
 class LinkConfig:
