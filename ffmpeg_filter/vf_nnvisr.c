@@ -86,6 +86,8 @@ typedef struct NNVISRContext {
     char *scene_key;
     double scene_threshold;
     int alignment;
+    char *tile;
+    int tile_overlap, max_memory;
     char *bridge_path;
 
     NNVISRBridge bridge;
@@ -134,6 +136,9 @@ static const AVOption nnvisr_options[] = {
     { "scene_key",          "frame metadata key marking a scene change (default lavfi.scd.time, set by scdet)", OFFSET(scene_key), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
     { "scene_threshold",    "when > 0, scene_key holds a score and a scene starts where it reaches this value", OFFSET(scene_threshold), AV_OPT_TYPE_DOUBLE, { .dbl = 0 }, 0, DBL_MAX, FLAGS },
     { "alignment",          "the network takes sizes that are multiples of this: pad by edge replication, crop back (-1: from the model)", OFFSET(alignment), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 1024, FLAGS },
+    { "tile",               "run frames in tiles of WxH input pixels, bounding memory by the tile (default: whole frames)", OFFSET(tile), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
+    { "tile_overlap",       "input pixels of context around each tile; the output equals untiled when the network's receptive field fits (-1: from the model, else 16)", OFFSET(tile_overlap), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 1024, FLAGS },
+    { "max_memory",         "memory budget in MiB: choose the largest tile whose measured estimate fits (-1: from the model, else none)", OFFSET(max_memory), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 1 << 24, FLAGS },
     { "bridge",             "path of " BRIDGE_NAME " (default: $NNVISR_BRIDGE, then next to ffmpeg, then the library path)", OFFSET(bridge_path), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
     { NULL }
 };

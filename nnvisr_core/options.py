@@ -53,6 +53,14 @@ class Options:
     scene_key: str = "lavfi.scd.time"
     scene_threshold: float = 0.0
     alignment: int = 1  # the network takes sizes that are multiples of this
+    # Run frames in tiles of WxH input pixels (tiling.py), each with tile_overlap pixels of context on
+    # every side; or let max_memory (MiB) choose the tile. None / 0: whole frames.
+    tile: str | None = None
+    # 16 input pixels covers the receptive field of the bundled default model (two 3x3 layers per
+    # pyramid level on two levels, the deformable alignment's learnt offsets, which stay within a
+    # few pixels, and the fusion's 3x3 layers) and costs little against tiles of a few hundred pixels.
+    tile_overlap: int = 16
+    max_memory: int = 0
 
     @property
     def interpolating(self) -> bool:
@@ -138,6 +146,8 @@ LIMITS: dict[str, Limit] = {
     "threads": Limit(0, 1024, "0 uses every CPU the process may use; more threads than CPUs only slow it down"),
     "scene_threshold": Limit(0, math.inf, "a score threshold; 0 means the key marks a new scene by its presence"),
     "alignment": Limit(1, 1024, "frames are padded up to a multiple of it"),
+    "tile_overlap": Limit(0, 1024, "each tile's region grows by it on every side"),
+    "max_memory": Limit(0, 1 << 24, "a budget in MiB; 0 means none"),
 }
 # Output frames: at most 16384 pixels a side and 16384x8192 in all. That is 16K video, more than
 # any encoder level takes, and within FFmpeg's own frame limit (av_image_check_size); one float32
@@ -304,3 +314,15 @@ def validate(options: Options, logger: LogFunction = log.silent) -> None:
         usable = f"{cpus} CPU{'s' * (cpus != 1)}"
         logger(log.WARNING, f"threads={options.threads} is more than this process may use ({usable}); using {cpus}")
         options.threads = cpus
+    if options.tile is not None:
+        tile_size(options)
+
+
+def tile_size(options: Options) -> tuple[int, int] | None:
+    """tile=WxH as (W, H); None when frames are not tiled by size."""
+    if options.tile is None:
+        return None
+    width, sep, height = options.tile.lower().partition("x")
+    if sep and width.isdigit() and height.isdigit() and all(16 <= int(s) <= 65536 for s in (width, height)):
+        return int(width), int(height)
+    raise NnvisrError(f"option tile: expected WxH with sides in [16, 65536], got {options.tile!r}")

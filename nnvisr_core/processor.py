@@ -27,15 +27,16 @@ from typing import Protocol
 
 import numpy as np
 
-from . import log, package, pixels
+from . import log, memory, package, pixels
 from .backends import open_backend
 from .codec import CodeRgbCodec, FrameCodec, make_codec, plane_shapes, takes_codes
 from .colour import ColourInfo
 from .errors import NnvisrError
 from .log import LogFunction
-from .options import Options, check_output_size, from_package, merge
+from .options import Options, check_output_size, from_package, merge, tile_size
 from .scheduler import InputFrame, OutputFrame, Scheduler, Window, make_scheduler
 from .single_stage import FrameLookup, OutputLookup, SingleStageRunner, output_size
+from .tiling import TiledRunner
 from .two_stage import TwoStageRunner
 
 
@@ -65,6 +66,14 @@ class Runner(Protocol):
 
     def input_slot(self, index: int) -> list[np.ndarray] | None:
         """Tensors at batch position index that a single-frame window can be read into, or None."""
+        ...
+
+    def forget(self) -> None:
+        """Drop what the runner keeps between runs (the next run is of another tile's region)."""
+        ...
+
+    def grid(self) -> int:
+        """Tile regions start on multiples of this (besides the alignment), see tiling.py."""
         ...
 
 
@@ -126,14 +135,19 @@ def open_model(command_line: dict, logger: LogFunction) -> tuple[Options, Runner
     pkg = package.locate(command_line.get("model"), command_line.get("model_path"))
     # (config is empty for a bare .onnx file, which has no manifest to name)
     options = merge(from_package(pkg.config, f"{pkg.source}/{package.MANIFEST}", logger), command_line, logger)
+    runner: Runner
     if isinstance(pkg, package.TwoStagePackage):
-        return options, TwoStageRunner(pkg.directory, pkg.folders, options, logger, pkg.any_colour)
-    backend = open_backend(pkg.onnx_path, options, logger, options.batch_size_fusion)
+        runner = TwoStageRunner(pkg.directory, pkg.folders, options, logger, pkg.any_colour)
+    else:
+        backend = open_backend(pkg.onnx_path, options, logger, options.batch_size_fusion)
 
-    def reopen(pixel_io):
-        return open_backend(pkg.onnx_path, options, logger, options.batch_size_fusion, pixel_io)
+        def reopen(pixel_io):
+            return open_backend(pkg.onnx_path, options, logger, options.batch_size_fusion, pixel_io)
 
-    return options, SingleStageRunner(backend, options, reopen)
+        runner = SingleStageRunner(backend, options, reopen)
+    if options.tile is not None or options.max_memory:
+        runner = TiledRunner(runner, tile_size(options), options.tile_overlap, options.max_memory, logger)
+    return options, runner
 
 
 def codes_wanted(options: Options, runner: Runner) -> bool:
@@ -144,7 +158,8 @@ def codes_wanted(options: Options, runner: Runner) -> bool:
 class Processor:
     def __init__(self, command_line: dict, logger: LogFunction) -> None:
         self.log = logger
-        self.options, self.runner = open_model(command_line, logger)
+        with memory.reported("loading the model", None, None):
+            self.options, self.runner = open_model(command_line, logger)
         self.codec: FrameCodec | None = None
         self.colour: ColourInfo | None = None
         self.queue: collections.deque[_Queued] = collections.deque()
@@ -167,7 +182,14 @@ class Processor:
             names = codes + [n for n in names if n not in codes and not pixels.FORMATS[n].packed]
         return names
 
+    def _tensor_shapes(self, width: int, height: int) -> list[tuple[int, ...]]:
+        return self.codec.tensor_shapes(width, height) if self.codec is not None else [(3, height, width)]
+
     def configure(self, link: LinkConfig) -> OutputLink:
+        with memory.reported("setting up for", self.options, (link.width, link.height), self._tensor_shapes):
+            return self._configure(link)
+
+    def _configure(self, link: LinkConfig) -> OutputLink:
         fmt = pixels.lookup(link.pix_fmt)
         self.fmt = fmt
         codes = codes_wanted(self.options, self.runner) and takes_codes(fmt)
@@ -244,6 +266,19 @@ class Processor:
         colour: ColourInfo | None = None,
     ) -> int:
         """Take one input frame; returns how many output frames are ready."""
+        with memory.reported("running", self.options, self.in_size, self._tensor_shapes):
+            return self._push(planes, seq, pts, duration, scene, color_range, colour)
+
+    def _push(
+        self,
+        planes: list[np.ndarray],
+        seq: int,
+        pts: int,
+        duration: int,
+        scene: str | None,
+        color_range: int,
+        colour: ColourInfo | None,
+    ) -> int:
         assert self.codec is not None, "push before configure"
         if self.colour is None:
             self.colour = colour or ColourInfo(2, 2, 2)
@@ -274,6 +309,10 @@ class Processor:
             return False
 
     def flush(self, eof_pts: int) -> tuple[int, int]:
+        with memory.reported("running", self.options, self.in_size, self._tensor_shapes):
+            return self._flush(eof_pts)
+
+    def _flush(self, eof_pts: int) -> tuple[int, int]:
         windows, out_eof = self.scheduler.flush(eof_pts)
         self._schedule(windows, final=True)
         self._collect(wait=True, drain=True)

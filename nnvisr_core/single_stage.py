@@ -146,3 +146,10 @@ class SingleStageRunner:
 
     def release(self, seqs: list[int]) -> None:
         """Single-stage runners keep nothing per frame."""
+
+    def forget(self) -> None:
+        """Nothing is kept between runs."""
+
+    def grid(self) -> int:
+        """Any origin: what the network strides by is declared as alignment."""
+        return 1

@@ -107,6 +107,7 @@ class TwoStageRunner:
         codes: frames are 8-bit codes, which extraction takes and fusion gives (pixels=model)."""
         self.codes = codes
         self.size = (width, height)
+        self.extract = None  # (re)loaded for this size at the first frame
         self.frame_shapes = frame_shapes
         self.family = YUV420 if len(frame_shapes) == 2 else RGB
         out_w, out_h = output_size(width, self.options.scale_w), output_size(height, self.options.scale_h)
@@ -343,6 +344,16 @@ class TwoStageRunner:
     def input_slot(self, index: int) -> list[np.ndarray] | None:
         """Frames go to the extraction network through the frame store, never straight to a batch."""
         return None
+
+    def grid(self) -> int:
+        """Level i of the pyramid is 2^i times smaller: tiles start on multiples of the smallest's pixel."""
+        return 2 ** (self.options.extraction_layers - 1)
+
+    def forget(self) -> None:
+        """Drop every kept feature (the next run is of another region of the frames)."""
+        self.release(list(self.features))
+        if self.extract is not None:
+            self.slot_seq = [None] * self.layout.size
 
     def release(self, seqs: list[int]) -> None:
         for seq in seqs:
