@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from .errors import NnvisrError
 from .options import parse_filter_options
 from .processor import LinkConfig, Processor
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 _instances: dict[int, _Instance] = {}
 _handles = itertools.count(1)
@@ -89,9 +90,18 @@ def bind(ffi: Any, lib: Any) -> None:
 
     def planes_of(instance: _Instance, frame: Any, output: bool) -> list[np.ndarray]:
         """Views of the frame's planes; a view made before for the same memory and shape is reused
-        (it covers the very bytes a new one would)."""
+        (it covers the very bytes a new one would).
+
+        The views are sized from the configured link: a frame of another size is refused, as is a
+        plane whose rows are shorter than the pixels they must hold, so that nothing reads past it."""
         processor = instance.processor
         assert processor is not None
+        width, height = processor.out_size if output else processor.in_size
+        if (frame.width, frame.height) != (width, height):
+            raise NnvisrError(
+                f"{'output' if output else 'input'} frame {frame.width}x{frame.height} differs from the "
+                f"configured {width}x{height}"
+            )
         dtype = processor.fmt.dtype
         cache = instance.planes
         views = []
@@ -100,11 +110,22 @@ def bind(ffi: Any, lib: Any) -> None:
             key = (int(ffi.cast("uintptr_t", pointer)), linesize, rows, elements, dtype)
             view = cache.get(key)
             if view is None:
+                if pointer == ffi.NULL or abs(linesize) < elements * np.dtype(dtype).itemsize:
+                    raise NnvisrError(f"plane {i} of a {width}x{height} frame is missing or its lines are too short")
                 if len(cache) >= PLANE_CACHE_SIZE:
                     cache.clear()
                 view = cache[key] = _plane(ffi, pointer, linesize, rows, elements, dtype)
             views.append(view)
         return views
+
+    def option_pairs(options: Any) -> list[tuple[str, str]]:
+        """The NULL-terminated name, value, ... array of nnvisr_create(); values are file names or text."""
+        strings = []
+        while options[len(strings)] != ffi.NULL:
+            strings.append(os.fsdecode(ffi.string(options[len(strings)])))
+        if len(strings) % 2:
+            raise NnvisrError(f"option {strings[-1]!r} has no value")
+        return list(zip(strings[::2], strings[1::2]))
 
     @ffi.def_extern(error=0)
     def nnvisr_py_abi_version() -> int:
@@ -115,8 +136,7 @@ def bind(ffi: Any, lib: Any) -> None:
         logger = make_logger(log_fn, opaque)
         instance = _Instance(logger)
         try:
-            text = ffi.string(options).decode("utf-8")
-            instance.processor = Processor(parse_filter_options(text), logger)
+            instance.processor = Processor(parse_filter_options(option_pairs(options)), logger)
         except BaseException as error:  # noqa: BLE001
             _report(logger, error)
             return -1
@@ -187,11 +207,15 @@ def bind(ffi: Any, lib: Any) -> None:
         frame.pts, frame.duration, frame.seq = spec.pts, spec.duration, spec.source
         return 0
 
-    @ffi.def_extern()
-    def nnvisr_py_destroy(handle: int) -> None:
+    @ffi.def_extern(error=-1)
+    def nnvisr_py_destroy(handle: int) -> int:
+        """Returns the number of input frames whose outputs were never pulled (the filter warns)."""
         instance = _instances.pop(handle, None)
-        if instance is not None and instance.processor is not None:
-            try:
-                instance.processor.close()
-            except BaseException as error:  # noqa: BLE001
-                _report(instance.log, error)
+        if instance is None or instance.processor is None:
+            return 0
+        lost = instance.processor.unfinished_inputs()
+        try:
+            instance.processor.close()
+        except BaseException as error:  # noqa: BLE001
+            _report(instance.log, error)
+        return lost

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from .errors import NnvisrError
@@ -129,17 +130,25 @@ def _convert(name: str, value: Any) -> Any:
         raise NnvisrError(f"option {name}: invalid value {value!r}") from None
 
 
-def parse_filter_options(text: str) -> dict[str, Any]:
-    """Parse the 'name=value' lines the filter sends (only options it set)."""
+def parse_filter_options(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Parse the (name, value) pairs the filter sends (only the options set on it); a value is taken whole."""
     values: dict[str, Any] = {}
-    for line in text.splitlines():
-        if not line:
-            continue
-        name, sep, value = line.partition("=")
-        if not sep or name not in FIELDS:
+    for name, value in pairs:
+        if name not in FIELDS:
             raise NnvisrError(f"unknown option {name!r}")
         values[name] = _convert(name, value)
     return values
+
+
+def parse_settings(settings: Iterable[str]) -> dict[str, Any]:
+    """Parse 'name=value' settings, one option each (a value may hold '=' or any other character)."""
+    pairs = []
+    for setting in settings:
+        name, sep, value = setting.partition("=")
+        if not sep:
+            raise NnvisrError(f"expected name=value, got {setting!r}")
+        pairs.append((name, value))
+    return parse_filter_options(pairs)
 
 
 def from_package(config: dict[str, Any], source: str) -> dict[str, Any]:
