@@ -2,9 +2,11 @@
 leaks from it.
 
 The project's C code is the filter, the bridge and the core's pixel kernels. An error counts when any frame of its
-stack is in them: an over-read by numpy or libc on a plane the filter handed over has them further down the stack.
-The embedded CPython and ONNX Runtime report their own known noise under valgrind (CPython's small-int cache, glibc's
-loader over-reading strings, extension modules' one-time allocations) with none of them in the stack.
+stack is in them: an over-read by numpy or libc on a plane the filter handed over has them further down the stack, and
+all Python runs below the bridge. The embedded CPython and ONNX Runtime report known noise of their own at start-up
+(CPython's small-int cache, ONNX Runtime's module init): valgrind-python.supp suppresses exactly those. A leak counts
+when the project's code allocated it (one of the innermost frames), not when it merely lies below a library's
+one-time allocation.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import re
 import shutil
 import subprocess
 
+import numpy as np
+import onnx_models
 import pytest
 from size_change import SIZE_CHANGES, size_change_without_new_graph
 
+SUPPRESSIONS = pathlib.Path(__file__).resolve().parent / "valgrind-python.supp"
 OURS = re.compile(r"vf_nnvisr\.c|libnnvisr_bridge|_nnvisr_bridge\.c|_pixel_kernels")
 ERRORS = re.compile(
     r"Invalid (read|write)|uninitialised|Conditional jump|Mismatched free|Invalid free|overlap|"
@@ -34,7 +39,7 @@ def findings(log: str) -> list[str]:
         if ERRORS.search(block):
             if any(OURS.search(frame) for frame in frames):
                 found.append(block)
-        elif "definitely lost" in block and OURS.search(block) and "_dl_open" not in block:
+        elif "definitely lost" in block and any(OURS.search(frame) for frame in frames[:4]):
             found.append(block)
     return found
 
@@ -57,13 +62,19 @@ def test_findings_filter() -> None:
         "==1== 8 bytes in 1 blocks are definitely lost\n==1==    at 0x1: malloc\n"
         "==1==    by 0x2: push_frame (vf_nnvisr.c:400)\n"
     )
-    assert len(findings("==1== \n".join([ours, called_by_ours, kernel, noise, leak]))) == 4
+    library_leak = (
+        "==1== 24 bytes in 1 blocks are definitely lost\n==1==    at 0x1: malloc\n==1==    by 0x2: _PyObject_New\n"
+        "==1==    by 0x3: ??? (in onnxruntime_pybind11_state.so)\n==1==    by 0x4: PyModule_ExecDef\n"
+        "==1==    by 0x5: PyEval_EvalCode\n==1==    by 0x6: _cffi_start_python (in libnnvisr_bridge.so)\n"
+    )
+    assert len(findings("==1== \n".join([ours, called_by_ours, kernel, noise, leak, library_leak]))) == 4
 
 
-# name -> (ffmpeg arguments, the filter's options, whether ffmpeg succeeds)
+# name -> (ffmpeg arguments, the filter's options, whether ffmpeg succeeds); the bundled default model, else a
+# single-frame one that runs quickly under valgrind
 RUNS = {
     "batch": (["-f", "lavfi", "-i", "testsrc2=s=32x24:r=5:d=0.6", "-vf", ""], "batch_size_fusion=2", True),
-    **{form: (None, "batch_size_fusion=3", False) for form in SIZE_CHANGES},
+    **{form: (None, "model={model}:batch_size_fusion=3", False) for form in SIZE_CHANGES},
 }
 
 
@@ -78,11 +89,13 @@ def test_filter_under_valgrind(ffmpeg: pathlib.Path, tmp_path: pathlib.Path, nam
         pytest.fail(f"no {debug_build}: run scripts/setup.sh")
     args, options, succeeds = RUNS[name]
     args = list(args) if args else size_change_without_new_graph(ffmpeg, tmp_path, name)
-    args[-1] += f"nnvisr={options}"
+    model = onnx_models.colour_mix(tmp_path / "m.onnx", np.eye(3), np.zeros(3), 2)
+    args[-1] += "nnvisr=" + options.format(model=model)
     log = tmp_path / "valgrind.log"
     env = {**os.environ, "NNVISR_BRIDGE": str(bridge), "PYTHONMALLOC": "malloc"}
     result = subprocess.run(
-        ["valgrind", "--error-limit=no", "--leak-check=full", "--show-leak-kinds=definite", "--num-callers=64",
+        ["valgrind", f"--suppressions={SUPPRESSIONS}", "--error-limit=no", "--leak-check=full",
+         "--show-leak-kinds=definite", "--num-callers=64",
          f"--log-file={log}", str(debug_build), "-hide_banner", "-nostdin", *args, "-f", "null", "-"],
         capture_output=True, text=True, timeout=900, env=env,
     )
