@@ -103,7 +103,7 @@ def test_filter_under_valgrind(ffmpeg: pathlib.Path, tmp_path: pathlib.Path, nam
         assert result.returncode == 0, result.stderr[-2000:]
         assert "frame=    3" in result.stderr
     else:
-        assert result.returncode == 1, result.stderr[-2000:]
+        assert result.returncode > 0, result.stderr[-2000:]  # an error, not a signal
         assert "the filter was configured for" in result.stderr
     problems = findings(log.read_text())
     assert not problems, "\n\n".join(problems[:5])
