@@ -24,13 +24,13 @@ TYPES = HEADER[HEADER.index("typedef void (*nnvisr_log_fn)") : HEADER.index("/* 
 PY_FUNCTIONS = """
 extern "Python" {
     int nnvisr_py_abi_version(void);
-    int nnvisr_py_create(const char *, nnvisr_log_fn, void *, int64_t *);
+    int nnvisr_py_create(const char *const *, nnvisr_log_fn, void *, int64_t *);
     int nnvisr_py_pix_fmts(int64_t, char *, int);
     int nnvisr_py_configure(int64_t, NNVISRLinkConfig *);
     int nnvisr_py_push(int64_t, const NNVISRFrame *);
     int nnvisr_py_flush(int64_t, int64_t, int64_t *);
     int nnvisr_py_pull(int64_t, NNVISRFrame *);
-    void nnvisr_py_destroy(int64_t);
+    int nnvisr_py_destroy(int64_t);
 }
 const char *nnvisr_bridge_location(void);
 void nnvisr_call_log(nnvisr_log_fn, void *, int, const char *);
@@ -50,13 +50,13 @@ C_SOURCE = r"""
 #include "nnvisr_bridge.h"
 
 static int nnvisr_py_abi_version(void);
-static int nnvisr_py_create(const char *, nnvisr_log_fn, void *, int64_t *);
+static int nnvisr_py_create(const char *const *, nnvisr_log_fn, void *, int64_t *);
 static int nnvisr_py_pix_fmts(int64_t, char *, int);
 static int nnvisr_py_configure(int64_t, NNVISRLinkConfig *);
 static int nnvisr_py_push(int64_t, const NNVISRFrame *);
 static int nnvisr_py_flush(int64_t, int64_t, int64_t *);
 static int nnvisr_py_pull(int64_t, NNVISRFrame *);
-static void nnvisr_py_destroy(int64_t);
+static int nnvisr_py_destroy(int64_t);
 
 /* Path of this library, so Python can find the package installed with it. */
 static const char *nnvisr_bridge_location(void)
@@ -151,7 +151,7 @@ NNVISR_EXPORT int nnvisr_abi_version(void)
     return ensure_python() ? nnvisr_py_abi_version() : 0;
 }
 
-NNVISR_EXPORT int nnvisr_create(const char *options, nnvisr_log_fn log,
+NNVISR_EXPORT int nnvisr_create(const char *const *options, nnvisr_log_fn log,
                                 void *log_opaque, int64_t *handle)
 {
     return ensure_python() ? nnvisr_py_create(options, log, log_opaque, handle) : -1;
@@ -182,10 +182,9 @@ NNVISR_EXPORT int nnvisr_pull(int64_t handle, NNVISRFrame *frame)
     return ensure_python() ? nnvisr_py_pull(handle, frame) : -1;
 }
 
-NNVISR_EXPORT void nnvisr_destroy(int64_t handle)
+NNVISR_EXPORT int nnvisr_destroy(int64_t handle)
 {
-    if (ensure_python())
-        nnvisr_py_destroy(handle);
+    return ensure_python() ? nnvisr_py_destroy(handle) : -1;
 }
 """
 

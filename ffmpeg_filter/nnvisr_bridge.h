@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 /* Bumped whenever a declaration below changes. */
-#define NNVISR_BRIDGE_ABI 2
+#define NNVISR_BRIDGE_ABI 3
 
 /* level uses FFmpeg's AV_LOG_* numbers; msg holds no trailing newline. */
 typedef void (*nnvisr_log_fn)(void *opaque, int level, const char *msg);
@@ -56,8 +56,9 @@ typedef struct NNVISRFrame {
 /* Returns NNVISR_BRIDGE_ABI; 0 means the embedded interpreter failed to start. */
 int nnvisr_abi_version(void);
 
-/* options: "name=value\n" lines for the options set on the filter. */
-int nnvisr_create(const char *options, nnvisr_log_fn log, void *log_opaque,
+/* options: the options set on the filter as name, value, name, value, ...,
+ * NULL; a value is taken whole, whatever characters it holds. */
+int nnvisr_create(const char *const *options, nnvisr_log_fn log, void *log_opaque,
                   int64_t *handle);
 
 /* Writes the pixel formats the model takes, as FFmpeg names separated by '|',
@@ -67,7 +68,8 @@ int nnvisr_pix_fmts(int64_t handle, char *buf, int buf_size);
 int nnvisr_configure(int64_t handle, NNVISRLinkConfig *cfg);
 
 /* Hands one input frame over; the bridge copies what it needs before it
- * returns. Returns the number of output frames ready to pull. */
+ * returns. The frame must have the configured size (it is refused
+ * otherwise). Returns the number of output frames ready to pull. */
 int nnvisr_push(int64_t handle, const NNVISRFrame *frame);
 
 /* End of input at eof_pts (input time base). Returns the number of output
@@ -78,6 +80,8 @@ int nnvisr_flush(int64_t handle, int64_t eof_pts, int64_t *out_eof_pts);
  * size; sets pts, duration and seq. */
 int nnvisr_pull(int64_t handle, NNVISRFrame *frame);
 
-void nnvisr_destroy(int64_t handle);
+/* Frees the instance. Returns the number of input frames pushed whose outputs
+ * were never pulled: lost, unless nnvisr_flush() was called. */
+int nnvisr_destroy(int64_t handle);
 
 #endif /* NNVISR_BRIDGE_H */

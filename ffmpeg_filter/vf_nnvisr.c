@@ -37,7 +37,6 @@
 #include <unistd.h>
 
 #include "libavutil/avstring.h"
-#include "libavutil/bprint.h"
 #include "libavutil/fifo.h"
 #include "libavutil/mem.h"
 #include "libavutil/opt.h"
@@ -55,14 +54,14 @@
 
 typedef struct NNVISRBridge {
     int  (*abi_version)(void);
-    int  (*create)(const char *options, nnvisr_log_fn log, void *log_opaque,
+    int  (*create)(const char *const *options, nnvisr_log_fn log, void *log_opaque,
                    int64_t *handle);
     int  (*pix_fmts)(int64_t handle, char *buf, int buf_size);
     int  (*configure)(int64_t handle, NNVISRLinkConfig *cfg);
     int  (*push)(int64_t handle, const NNVISRFrame *frame);
     int  (*flush)(int64_t handle, int64_t eof_pts, int64_t *out_eof_pts);
     int  (*pull)(int64_t handle, NNVISRFrame *frame);
-    void (*destroy)(int64_t handle);
+    int  (*destroy)(int64_t handle);
 } NNVISRBridge;
 
 /* Properties of an input frame, kept until the outputs made from it are sent. */
@@ -74,7 +73,9 @@ typedef struct PendingProps {
 typedef struct NNVISRContext {
     const AVClass *class;
 
-    /* options; -1 (or 0 for doubles, NULL for strings) means "from the model" */
+    /* options; -1 (0 for scale factors, NULL for strings) means "from the
+     * model": only the others are handed over, so nnvisr.json supplies these
+     * and a value given on the command line always wins */
     double scale_factor, scale_factor_h;
     int input_count, feature_count, extraction_layers;
     int interpolation, extra_frame, double_frame;
@@ -95,9 +96,12 @@ typedef struct NNVISRContext {
     int have_handle;
     int pix_fmts[MAX_PIX_FMTS + 1];
     char scene_meta_key[sizeof(((NNVISRLinkConfig *)0)->scene_key)];
+    int in_w, in_h;                 ///< input size and format the model is configured for
+    enum AVPixelFormat in_format;
     int64_t next_seq;
     AVFifo *pending;
     int eof;
+    int refused;                    ///< error to return: a frame did not match the configuration
 } NNVISRContext;
 
 #define OFFSET(x) offsetof(NNVISRContext, x)
@@ -122,19 +126,19 @@ static const AVOption nnvisr_options[] = {
     { "norm_mean",          "per channel RGB mean, as 'r|g|b' (default 0, upstream's for two-stage models)", OFFSET(norm_mean), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
     { "norm_std",           "per channel RGB standard deviation, as 'r|g|b' (default 1, upstream's for two-stage models)", OFFSET(norm_std), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
     { "raw_norm",           "apply norm_mean/norm_std to raw code values instead of [0,1]", OFFSET(raw_norm), AV_OPT_TYPE_BOOL, { .i64 = -1 }, -1, 1, FLAGS },
-    { "backend",            "inference backend", OFFSET(backend), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, 3, FLAGS, .unit = "backend" },
+    { "backend",            "inference backend (-1: from the model, else auto)", OFFSET(backend), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 3, FLAGS, .unit = "backend" },
         { "auto",        "TensorRT, then ONNX Runtime CUDA, then ONNX Runtime CPU", 0, AV_OPT_TYPE_CONST, { .i64 = 0 }, 0, 0, FLAGS, .unit = "backend" },
         { "onnxruntime", "ONNX Runtime on the CPU",                              0, AV_OPT_TYPE_CONST, { .i64 = 1 }, 0, 0, FLAGS, .unit = "backend" },
         { "tensorrt",    "NVIDIA TensorRT",                                      0, AV_OPT_TYPE_CONST, { .i64 = 2 }, 0, 0, FLAGS, .unit = "backend" },
         { "cuda",        "ONNX Runtime on an NVIDIA GPU (CUDA execution provider)", 0, AV_OPT_TYPE_CONST, { .i64 = 3 }, 0, 0, FLAGS, .unit = "backend" },
-    { "device",             "GPU index for GPU backends", OFFSET(device), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, 64, FLAGS },
-    { "pixels",             "where 8-bit planar RGB frames are converted to and from network tensors", OFFSET(pixels), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, 2, FLAGS, .unit = "pixels" },
+    { "device",             "GPU index for GPU backends (-1: from the model, else 0)", OFFSET(device), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 64, FLAGS },
+    { "pixels",             "where 8-bit planar RGB frames are converted to and from network tensors (-1: from the model, else auto)", OFFSET(pixels), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 2, FLAGS, .unit = "pixels" },
         { "auto",        "in the network on a GPU, else on the host",             0, AV_OPT_TYPE_CONST, { .i64 = 0 }, 0, 0, FLAGS, .unit = "pixels" },
         { "host",        "by nnvisr on the CPU",                                  0, AV_OPT_TYPE_CONST, { .i64 = 1 }, 0, 0, FLAGS, .unit = "pixels" },
         { "model",       "by nodes merged into the network, where it runs",       0, AV_OPT_TYPE_CONST, { .i64 = 2 }, 0, 0, FLAGS, .unit = "pixels" },
-    { "threads",            "CPU threads for the onnxruntime backend (0: all cores)", OFFSET(threads), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, 1024, FLAGS },
+    { "threads",            "CPU threads for the onnxruntime backend (0: every CPU the process may use; -1: from the model, else 0)", OFFSET(threads), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 1024, FLAGS },
     { "scene_key",          "frame metadata key marking a scene change (default lavfi.scd.time, set by scdet)", OFFSET(scene_key), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
-    { "scene_threshold",    "when > 0, scene_key holds a score and a scene starts where it reaches this value", OFFSET(scene_threshold), AV_OPT_TYPE_DOUBLE, { .dbl = 0 }, 0, DBL_MAX, FLAGS },
+    { "scene_threshold",    "when > 0, scene_key holds a score and a scene starts where it reaches this value (-1: from the model, else 0)", OFFSET(scene_threshold), AV_OPT_TYPE_DOUBLE, { .dbl = -1 }, -1, DBL_MAX, FLAGS },
     { "alignment",          "the network takes sizes that are multiples of this: pad by edge replication, crop back (-1: from the model)", OFFSET(alignment), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 1024, FLAGS },
     { "tile",               "run frames in tiles of WxH input pixels, bounding memory by the tile (default: whole frames)", OFFSET(tile), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
     { "tile_overlap",       "input pixels of context around each tile; the output equals untiled when the network's receptive field fits (-1: from the model, else 16)", OFFSET(tile_overlap), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 1024, FLAGS },
@@ -150,54 +154,73 @@ static void bridge_log(void *opaque, int level, const char *msg)
     av_log(opaque, level, "%s\n", msg);
 }
 
-/* Options are handed over only when set, so the model's nnvisr.json keeps
- * its defaults for the others; the option table is the single list. */
-static int serialize_options(AVFilterContext *ctx, AVBPrint *bp)
+static void free_options(char ***pairs)
+{
+    for (char **p = *pairs; p && *p; p++)
+        av_free(*p);
+    av_freep(pairs);
+}
+
+/* The options set on the filter as name/value string pairs ending with NULL:
+ * a value crosses to the bridge as it is, whatever characters it holds.
+ * Options left at their "from the model" default are not handed over, so the
+ * model's nnvisr.json supplies them; the option table is the single list. */
+static int collect_options(AVFilterContext *ctx, char ***pairs)
 {
     NNVISRContext *s = ctx->priv;
     const AVOption *o = NULL;
+    int nb = 0, ret;
+    char **list;
+
+    while ((o = av_opt_next(s, o)))
+        nb++;
+    if (!(list = av_calloc(2 * nb + 1, sizeof(*list))))
+        return AVERROR(ENOMEM);
+    *pairs = list;
 
     while ((o = av_opt_next(s, o))) {
-        uint8_t *val;
-        int ret;
-
         if (o->type == AV_OPT_TYPE_CONST || !strcmp(o->name, "bridge") ||
             av_opt_is_set_to_default_by_name(s, o->name, 0) > 0)
             continue;
+        if (!(*list++ = av_strdup(o->name)))
+            goto fail;
         if (o->unit) {
-            /* report the constant's name, not its number */
+            /* hand over the constant's name, not its number */
             const AVOption *c = NULL;
             int64_t v;
             if ((ret = av_opt_get_int(s, o->name, 0, &v)) < 0)
-                return ret;
+                goto fail_ret;
             while ((c = av_opt_next(s, c)))
                 if (c->type == AV_OPT_TYPE_CONST && !strcmp(c->unit, o->unit) &&
                     c->default_val.i64 == v)
                     break;
-            av_bprintf(bp, "%s=%s\n", o->name, c ? c->name : "?");
+            if (!(*list++ = av_strdup(c ? c->name : "?")))
+                goto fail;
             continue;
         }
-        if ((ret = av_opt_get(s, o->name, 0, &val)) < 0)
-            return ret;
-        if (strchr(val, '\n')) {
-            av_log(ctx, AV_LOG_ERROR, "Option %s must not contain a newline.\n", o->name);
-            av_free(val);
-            return AVERROR(EINVAL);
-        }
-        av_bprintf(bp, "%s=%s\n", o->name, val);
-        av_free(val);
+        if ((ret = av_opt_get(s, o->name, 0, (uint8_t **)list++)) < 0)
+            goto fail_ret;
     }
-    return av_bprint_is_complete(bp) ? 0 : AVERROR(ENOMEM);
+    return 0;
+fail:
+    ret = AVERROR(ENOMEM);
+fail_ret:
+    free_options(pairs);
+    return ret;
 }
 
-static void *open_library(AVFilterContext *ctx, const char *path)
+/* Logs dlerror()'s text at log_level on failure: it can be read only once. */
+static void *open_library(AVFilterContext *ctx, const char *path, int log_level)
 {
     /* RTLD_GLOBAL: Python extension modules resolve libpython's symbols
      * through the global scope. RTLD_NODELETE: an embedded interpreter
      * cannot be unloaded. */
     void *lib = dlopen(path, RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE);
-    if (!lib)
-        av_log(ctx, AV_LOG_DEBUG, "dlopen(%s): %s\n", path, dlerror());
+    if (!lib) {
+        const char *error = dlerror();
+        av_log(ctx, log_level, "Cannot load the nnvisr bridge %s: %s\n",
+               path, error ? error : "unknown error");
+    }
     return lib;
 }
 
@@ -210,10 +233,7 @@ static void *load_bridge_library(AVFilterContext *ctx)
     void *lib;
 
     if (s->bridge_path || (env && *env)) {
-        const char *p = s->bridge_path ? s->bridge_path : env;
-        if (!(lib = open_library(ctx, p)))
-            av_log(ctx, AV_LOG_ERROR, "Cannot load the nnvisr bridge %s: %s\n", p, dlerror());
-        return lib;
+        return open_library(ctx, s->bridge_path ? s->bridge_path : env, AV_LOG_ERROR);
     }
 
     /* setup installs the bridge at <prefix>/lib/nnvisr/ beside <prefix>/bin/ffmpeg */
@@ -224,11 +244,11 @@ static void *load_bridge_library(AVFilterContext *ctx)
         if ((slash = strrchr(exe, '/'))) {
             *slash = 0;
             snprintf(path, sizeof(path), "%s/../lib/nnvisr/" BRIDGE_NAME, exe);
-            if ((lib = open_library(ctx, path)))
+            if ((lib = open_library(ctx, path, AV_LOG_DEBUG)))
                 return lib;
         }
     }
-    if ((lib = open_library(ctx, BRIDGE_NAME)))
+    if ((lib = open_library(ctx, BRIDGE_NAME, AV_LOG_DEBUG)))
         return lib;
 
     av_log(ctx, AV_LOG_ERROR, "Cannot find the nnvisr bridge " BRIDGE_NAME ": set the "
@@ -305,7 +325,7 @@ static int parse_pix_fmts(AVFilterContext *ctx, const char *names)
 static av_cold int init(AVFilterContext *ctx)
 {
     NNVISRContext *s = ctx->priv;
-    AVBPrint options;
+    char **options = NULL;
     char names[1024];
     int ret;
 
@@ -316,11 +336,10 @@ static av_cold int init(AVFilterContext *ctx)
     if ((ret = load_bridge(ctx)) < 0)
         return ret;
 
-    av_bprint_init(&options, 0, AV_BPRINT_SIZE_UNLIMITED);
-    ret = serialize_options(ctx, &options);
-    if (ret >= 0)
-        ret = s->bridge.create(options.str, bridge_log, ctx, &s->handle);
-    av_bprint_finalize(&options, NULL);
+    if ((ret = collect_options(ctx, &options)) < 0)
+        return ret;
+    ret = s->bridge.create((const char *const *)options, bridge_log, ctx, &s->handle);
+    free_options(&options);
     if (ret < 0)
         return AVERROR(EINVAL);
     s->have_handle = 1;
@@ -372,6 +391,10 @@ static int config_output(AVFilterLink *outlink)
     else
         outlink->sample_aspect_ratio = inlink->sample_aspect_ratio;
     av_strlcpy(s->scene_meta_key, cfg.scene_key, sizeof(s->scene_meta_key));
+    /* kept apart: a filter in front may change the link's size afterwards */
+    s->in_w      = inlink->w;
+    s->in_h      = inlink->h;
+    s->in_format = inlink->format;
 
     av_log(ctx, AV_LOG_VERBOSE, "%dx%d %s -> %dx%d, time base %d/%d -> %d/%d\n",
            inlink->w, inlink->h, cfg.pix_fmt, outlink->w, outlink->h,
@@ -455,7 +478,6 @@ static void drop_size_dependent_side_data(AVFrame *out)
 static int send_ready_frames(AVFilterContext *ctx, int nb_ready)
 {
     NNVISRContext *s = ctx->priv;
-    AVFilterLink *inlink = ctx->inputs[0];
     AVFilterLink *outlink = ctx->outputs[0];
     int ret;
 
@@ -475,7 +497,7 @@ static int send_ready_frames(AVFilterContext *ctx, int nb_ready)
             av_frame_free(&out);
             return ret;
         }
-        if (outlink->w != inlink->w || outlink->h != inlink->h)
+        if (outlink->w != s->in_w || outlink->h != s->in_h)
             drop_size_dependent_side_data(out);
         out->pts                 = f.pts;
         out->duration            = f.duration;
@@ -484,6 +506,45 @@ static int send_ready_frames(AVFilterContext *ctx, int nb_ready)
             return ret;
     }
     return 0;
+}
+
+/* End of input at pts: the outputs of every held frame are sent. Returns the
+ * EOF pts in the output time base. */
+static int flush_held_frames(AVFilterContext *ctx, int64_t pts, int64_t *out_pts)
+{
+    NNVISRContext *s = ctx->priv;
+    int ret;
+
+    s->eof = 1;
+    ret = s->bridge.flush(s->handle, pts, out_pts);
+    if (ret < 0)
+        return AVERROR_EXTERNAL;
+    return send_ready_frames(ctx, ret);
+}
+
+/* The model is configured for one size and format: a frame that differs (a
+ * size change with -reinit_filter 0, or after a filter that changes its
+ * output size itself, such as scale with eval=frame) cannot be read, and its
+ * output would not have the size of the output link, which the filters after
+ * this one rely on. The frames held so far are sent; the error is returned at
+ * the next activation, once the filters after this one have taken them (an
+ * error status on the output would reach ffmpeg as a plain EOF through a
+ * scale filter, and an error returned now would drop the frames on the way). */
+static int refuse_frame(AVFilterContext *ctx, AVFrame *in)
+{
+    NNVISRContext *s = ctx->priv;
+    const char *configured = av_get_pix_fmt_name(s->in_format);
+    int64_t pts = in->pts, out_pts;
+
+    av_log(ctx, AV_LOG_ERROR, "Input frame %dx%d %s differs from the %dx%d %s the "
+           "filter was configured for, and the filter graph was not re-created: "
+           "let ffmpeg re-create it (do not use -reinit_filter 0) or put "
+           "scale=%d:%d,format=%s before nnvisr.\n",
+           in->width, in->height, av_get_pix_fmt_name(in->format),
+           s->in_w, s->in_h, configured, s->in_w, s->in_h, configured);
+    av_frame_free(&in);
+    s->refused = AVERROR(EINVAL);
+    return flush_held_frames(ctx, pts, &out_pts);
 }
 
 static int activate(AVFilterContext *ctx)
@@ -495,12 +556,17 @@ static int activate(AVFilterContext *ctx)
     int64_t pts, out_pts;
     int ret, status;
 
+    if (s->refused)
+        return s->refused;
+
     FF_FILTER_FORWARD_STATUS_BACK(outlink, inlink);
 
     ret = ff_inlink_consume_frame(inlink, &in);
     if (ret < 0)
         return ret;
     if (ret > 0) {
+        if (in->width != s->in_w || in->height != s->in_h || in->format != s->in_format)
+            return refuse_frame(ctx, in);
         if ((ret = push_frame(ctx, in)) < 0)
             return ret;
         if ((ret = send_ready_frames(ctx, ret)) < 0)
@@ -513,11 +579,7 @@ static int activate(AVFilterContext *ctx)
     }
 
     if (!s->eof && ff_inlink_acknowledge_status(inlink, &status, &pts)) {
-        s->eof = 1;
-        ret = s->bridge.flush(s->handle, pts, &out_pts);
-        if (ret < 0)
-            return AVERROR_EXTERNAL;
-        if ((ret = send_ready_frames(ctx, ret)) < 0)
+        if ((ret = flush_held_frames(ctx, pts, &out_pts)) < 0)
             return ret;
         ff_outlink_set_status(outlink, status, out_pts);
         return 0;
@@ -533,8 +595,15 @@ static av_cold void uninit(AVFilterContext *ctx)
     NNVISRContext *s = ctx->priv;
     PendingProps p;
 
-    if (s->have_handle)
-        s->bridge.destroy(s->handle);
+    if (s->have_handle) {
+        /* the bridge counts the input frames whose outputs were never sent */
+        int lost = s->bridge.destroy(s->handle);
+        if (lost > 0 && !s->eof)
+            av_log(ctx, AV_LOG_WARNING, "%d input frame%s lost: the filter graph was "
+                   "freed before the end of its input without being flushed, as ffmpeg "
+                   "does when it re-creates the graph on a frame size change.\n",
+                   lost, lost > 1 ? "s" : "");
+    }
     s->have_handle = 0;
     if (s->pending) {
         while (av_fifo_read(s->pending, &p, 1) >= 0)

@@ -25,7 +25,7 @@ from .errors import NnvisrError
 from .options import parse_filter_options
 from .processor import LinkConfig, Processor
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 _instances: dict[int, _Instance] = {}
 _handles = itertools.count(1)
@@ -109,9 +109,18 @@ def bind(ffi: Any, lib: Any) -> None:
 
     def planes_of(instance: _Instance, frame: Any, output: bool) -> list[np.ndarray]:
         """Views of the frame's planes; a view made before for the same memory and shape is reused
-        (it covers the very bytes a new one would)."""
+        (it covers the very bytes a new one would).
+
+        The views are sized from the configured link: a frame of another size is refused, as is a
+        plane whose rows are shorter than the pixels they must hold, so that nothing reads past it."""
         processor = instance.processor
         assert processor is not None
+        width, height = processor.out_size if output else processor.in_size
+        if (frame.width, frame.height) != (width, height):
+            raise NnvisrError(
+                f"{'output' if output else 'input'} frame {frame.width}x{frame.height} differs from the "
+                f"configured {width}x{height}"
+            )
         dtype = processor.fmt.dtype
         cache = instance.planes
         views = []
@@ -120,11 +129,24 @@ def bind(ffi: Any, lib: Any) -> None:
             key = (int(ffi.cast("uintptr_t", pointer)), linesize, rows, elements, dtype)
             view = cache.get(key)
             if view is None:
+                if pointer == ffi.NULL or abs(linesize) < elements * np.dtype(dtype).itemsize:
+                    raise NnvisrError(f"plane {i} of a {width}x{height} frame is missing or its lines are too short")
                 if len(cache) >= PLANE_CACHE_SIZE:
                     cache.clear()
                 view = cache[key] = _plane(ffi, pointer, linesize, rows, elements, dtype)
             views.append(view)
         return views
+
+    def option_pairs(options: Any) -> list[tuple[str, str]]:
+        """The NULL-terminated name, value, ... array of nnvisr_create(); values are file names or text.
+        Bytes that are not UTF-8 (a file name in another encoding) survive as surrogates: os functions
+        give the original bytes back, so such a model path opens."""
+        strings = []
+        while options[len(strings)] != ffi.NULL:
+            strings.append(os.fsdecode(ffi.string(options[len(strings)])))
+        if len(strings) % 2:
+            raise NnvisrError(f"option {strings[-1]!r} has no value")
+        return list(zip(strings[::2], strings[1::2]))
 
     @ffi.def_extern(error=0)
     def nnvisr_py_abi_version() -> int:
@@ -136,10 +158,7 @@ def bind(ffi: Any, lib: Any) -> None:
         instance = _Instance(logger)
         log.warning_router.current = logger
         try:
-            # Bytes that are not UTF-8 (a file name in another encoding) survive as surrogates: os
-            # functions give the original bytes back, so such a model path opens.
-            text = os.fsdecode(ffi.string(options))
-            instance.processor = Processor(parse_filter_options(text), logger)
+            instance.processor = Processor(parse_filter_options(option_pairs(options)), logger)
         except BaseException as error:  # noqa: BLE001
             _report(logger, error)
             return -1
@@ -210,11 +229,15 @@ def bind(ffi: Any, lib: Any) -> None:
         frame.pts, frame.duration, frame.seq = spec.pts, spec.duration, spec.source
         return 0
 
-    @ffi.def_extern()
-    def nnvisr_py_destroy(handle: int) -> None:
+    @ffi.def_extern(error=-1)
+    def nnvisr_py_destroy(handle: int) -> int:
+        """Returns the number of input frames whose outputs were never pulled (the filter warns)."""
         instance = _instances.pop(handle, None)
-        if instance is not None and instance.processor is not None:
-            try:
-                instance.processor.close()
-            except BaseException as error:  # noqa: BLE001
-                _report(instance.log, error)
+        if instance is None or instance.processor is None:
+            return 0
+        lost = instance.processor.unfinished_inputs()
+        try:
+            instance.processor.close()
+        except BaseException as error:  # noqa: BLE001
+            _report(instance.log, error)
+        return lost

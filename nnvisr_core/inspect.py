@@ -8,7 +8,7 @@ from . import pixels
 from .backends import TensorInfo
 from .codec import CodeRgbCodec, make_codec, takes_codes
 from .errors import NnvisrError
-from .options import Options, parse_filter_options
+from .options import Options, parse_settings
 from .processor import codes_wanted, open_model
 from .single_stage import SingleStageRunner
 from .two_stage import TwoStageRunner, file_names
@@ -49,7 +49,7 @@ def _check_size(runner, options: Options, family: str, width: int, height: int) 
 def describe(settings: list[str], width: int, height: int) -> list[str]:
     """Lines describing the model; raises NnvisrError when it would not work."""
     warnings: list[str] = []
-    options, runner = open_model(parse_filter_options("\n".join(settings)), lambda level, m: warnings.append(m))
+    options, runner = open_model(parse_settings(settings), lambda level, m: warnings.append(m))
     lines = []
     if isinstance(runner, SingleStageRunner):
         network = runner.network

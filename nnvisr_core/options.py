@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from . import log
@@ -241,17 +242,25 @@ def _checked(name: str, value: Any, origin: str) -> Any:
     return converted
 
 
-def parse_filter_options(text: str) -> dict[str, Any]:
-    """Parse the 'name=value' lines the filter sends (only options it set)."""
+def parse_filter_options(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Parse the (name, value) pairs the filter sends (only the options set on it); a value is taken whole."""
     values: dict[str, Any] = {}
-    for line in text.splitlines():
-        if not line:
-            continue
-        name, sep, value = line.partition("=")
-        if not sep or name not in FIELDS:
+    for name, value in pairs:
+        if name not in FIELDS:
             raise NnvisrError(f"unknown option {name!r}")
         values[name] = _checked(name, value, "command line")
     return values
+
+
+def parse_settings(settings: Iterable[str]) -> dict[str, Any]:
+    """Parse 'name=value' settings, one option each (a value may hold '=' or any other character)."""
+    pairs = []
+    for setting in settings:
+        name, sep, value = setting.partition("=")
+        if not sep:
+            raise NnvisrError(f"expected name=value, got {setting!r}")
+        pairs.append((name, value))
+    return parse_filter_options(pairs)
 
 
 def from_package(config: dict[str, Any], source: str, logger: LogFunction = log.silent) -> dict[str, Any]:

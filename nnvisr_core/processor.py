@@ -134,7 +134,11 @@ def _replicate_edges(tensor: np.ndarray, crop: tuple[slice, ...]) -> None:
 def open_model(command_line: dict, logger: LogFunction) -> tuple[Options, Runner]:
     pkg = package.locate(command_line.get("model"), command_line.get("model_path"))
     # (config is empty for a bare .onnx file, which has no manifest to name)
-    options = merge(from_package(pkg.config, f"{pkg.source}/{package.MANIFEST}", logger), command_line, logger)
+    from_json = from_package(pkg.config, f"{pkg.source}/{package.MANIFEST}", logger)
+    options = merge(from_json, command_line, logger)
+    origins = {**dict.fromkeys(from_json, "nnvisr.json"), **dict.fromkeys(command_line, "command line")}
+    if origins:
+        logger(log.VERBOSE, "options: " + ", ".join(f"{n}={getattr(options, n)} ({o})" for n, o in origins.items()))
     runner: Runner
     if isinstance(pkg, package.TwoStagePackage):
         runner = TwoStageRunner(pkg.directory, pkg.folders, options, logger, pkg.any_colour)
@@ -170,6 +174,10 @@ class Processor:
         self.borrowed: set[int] = set()
         self.in_flight: collections.deque[_InFlight] = collections.deque()
         self.worker: concurrent.futures.ThreadPoolExecutor | None = None
+        # input frames pushed (first and last seq) and the newest one whose outputs were pulled
+        self.first_pushed: int | None = None
+        self.last_pushed = -1
+        self.last_pulled = -1
 
     # ------------------------------------------------------------ set-up
 
@@ -280,6 +288,10 @@ class Processor:
         colour: ColourInfo | None,
     ) -> int:
         assert self.codec is not None, "push before configure"
+        self._check_planes(planes, output=False)
+        if self.first_pushed is None:
+            self.first_pushed = seq
+        self.last_pushed = seq
         if self.colour is None:
             self.colour = colour or ColourInfo(2, 2, 2)
             self.codec.use_colour(self.colour, self.log)
@@ -416,10 +428,29 @@ class Processor:
         if not self.queue:
             raise NnvisrError("no output frame is ready (the filter pulled too many)")
         assert self.codec is not None
+        self._check_planes(planes, output=True)
         item = self.queue.popleft()
         tensors = [t[crop].astype(self.codec.dtype, copy=False) for t, crop in zip(item.tensors, self.out_crop)]
         self.codec.write(tensors, item.color_range, planes)
+        self.last_pulled = max(self.last_pulled, item.spec.source)
         return item.spec
+
+    def _check_planes(self, planes: list[np.ndarray], output: bool) -> None:
+        """The pixel kernels trust the planes' shapes to be the configured ones: nothing may be read or written past
+        a plane of another size."""
+        expected = self._plane_shapes[output]
+        if len(planes) != len(expected) or any(p.shape[:2] != shape for p, shape in zip(planes, expected)):
+            width, height = self.out_size if output else self.in_size
+            raise NnvisrError(
+                f"{'output' if output else 'input'} planes {[p.shape for p in planes]} are not those of the "
+                f"configured {width}x{height} {self.fmt.name}"
+            )
+
+    def unfinished_inputs(self) -> int:
+        """Input frames pushed whose outputs were not all pulled: those lost if the filter is freed now."""
+        if self.first_pushed is None:
+            return 0
+        return self.last_pushed - max(self.last_pulled, self.first_pushed - 1)
 
     def plane_shapes(self, output: bool) -> list[tuple[int, int]]:
         return self._plane_shapes[output]

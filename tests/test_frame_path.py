@@ -10,7 +10,7 @@ import pytest
 from onnx_models import colour_mix, index_weights, temporal_mix
 
 from nnvisr_core import pixels, yuv_norm
-from nnvisr_core.options import parse_filter_options
+from nnvisr_core.options import parse_settings
 from nnvisr_core.processor import LinkConfig, Processor
 
 
@@ -24,7 +24,7 @@ BIAS = np.array([0.05, -0.02, 0.01])
 
 
 def _run(model: pathlib.Path, options: str, pix_fmt: str, frames: list[list[np.ndarray]], direct: bool):
-    processor = Processor(parse_filter_options(f"model={model}\nbackend=onnxruntime\n{options}"), lambda *a: None)
+    processor = Processor(parse_settings([f"model={model}", "backend=onnxruntime", *options.split()]), lambda *a: None)
     width, height = frames[0][0].shape[1] // (3 if pix_fmt == "rgb24" else 1), frames[0][0].shape[0]
     processor.configure(LinkConfig(width, height, pix_fmt, Fraction(1, 25), Fraction(25)))
     if not direct:
@@ -67,17 +67,17 @@ def test_one_frame_windows_of_a_temporal_model_are_read_in_place(tmp_path: pathl
     model = temporal_mix(tmp_path / "t.onnx", index_weights(1, 1), scale=2)
     rng = np.random.default_rng(6)
     frames = [[rng.integers(0, 256, (6, 24)).astype(np.uint8)] for _ in range(7)]
-    fast, fast_out = _run(model, "input_count=1\nbatch_size_fusion=3", "rgb24", frames, direct=True)
+    fast, fast_out = _run(model, "input_count=1 batch_size_fusion=3", "rgb24", frames, direct=True)
     assert fast.direct
-    _, plain_out = _run(model, "input_count=1\nbatch_size_fusion=3", "rgb24", frames, direct=False)
+    _, plain_out = _run(model, "input_count=1 batch_size_fusion=3", "rgb24", frames, direct=False)
     assert [p.tobytes() for f in fast_out for p in f] == [p.tobytes() for f in plain_out for p in f]
 
 
 def test_interpolation_keeps_the_per_frame_store(tmp_path: pathlib.Path) -> None:
     """Windows of two frames, inputs passed through: frames need tensors of their own."""
     model = temporal_mix(tmp_path / "t.onnx", index_weights(1, 2))
-    text = f"model={model}\nbackend=onnxruntime\ninterpolation=1\ninput_count=2\nextra_frame=1"
-    processor = Processor(parse_filter_options(text), lambda *a: None)
+    settings = [f"model={model}", "backend=onnxruntime", "interpolation=1", "input_count=2", "extra_frame=1"]
+    processor = Processor(parse_settings(settings), lambda *a: None)
     processor.configure(LinkConfig(8, 6, "rgb24", Fraction(1, 25), Fraction(25)))
     assert not processor.direct
 

@@ -9,24 +9,28 @@ import pytest
 
 from nnvisr_core import log
 from nnvisr_core.errors import NnvisrError
-from nnvisr_core.options import from_package, merge, parse_filter_options
+from nnvisr_core.options import from_package, merge, parse_filter_options, parse_settings
+
+
+def settings(text: str) -> dict:
+    return parse_settings(text.split())
 
 
 def test_filter_values_are_typed() -> None:
-    values = parse_filter_options("scale_factor=2.000000\ninterpolation=true\ninput_count=3\nnorm_mean=0.1|0.2|0.3\n")
+    values = settings("scale_factor=2.000000\ninterpolation=true\ninput_count=3\nnorm_mean=0.1|0.2|0.3\n")
     assert values == {"scale_factor": 2.0, "interpolation": True, "input_count": 3, "norm_mean": (0.1, 0.2, 0.3)}
 
 
 def test_command_line_overrides_package() -> None:
     package = from_package({"onnx": "m.onnx", "scale_factor": 4, "batch_size_fusion": 2}, "pkg")
-    options = merge(package, parse_filter_options("scale_factor=2\n"))
+    options = merge(package, settings("scale_factor=2\n"))
     assert options.scale_factor == 2.0
     assert options.batch_size_fusion == 2
     assert options.scale_h == 2.0
 
 
 def test_scale_h_follows_scale() -> None:
-    options = merge({}, parse_filter_options("scale_factor=1\nscale_factor_h=2\n"))
+    options = merge({}, settings("scale_factor=1\nscale_factor_h=2\n"))
     assert (options.scale_w, options.scale_h) == (1.0, 2.0)
 
 
@@ -54,19 +58,19 @@ def test_scale_h_follows_scale() -> None:
 )
 def test_invalid_options(text: str, message: str) -> None:
     with pytest.raises(NnvisrError, match=message):
-        merge({}, parse_filter_options(text))
+        merge({}, settings(text))
 
 
 def test_interpolation_default_follows_upstream() -> None:
-    assert merge({}, parse_filter_options("input_count=2\nextra_frame=1\n")).interpolating
-    assert not merge({}, parse_filter_options("input_count=3\n")).interpolating
+    assert merge({}, settings("input_count=2\nextra_frame=1\n")).interpolating
+    assert not merge({}, settings("input_count=3\n")).interpolating
 
 
 def test_window_sizes_count_as_upstream() -> None:
     """input_count is what the network takes; with extra_frame a window consumes one frame less."""
-    options = merge({}, parse_filter_options("input_count=4\nextra_frame=1\ndouble_frame=1\n"))
+    options = merge({}, settings("input_count=4\nextra_frame=1\ndouble_frame=1\n"))
     assert (options.window_frames, options.consumed, options.output_frames) == (4, 3, 6)
-    options = merge({}, parse_filter_options("input_count=3\n"))
+    options = merge({}, settings("input_count=3\n"))
     assert (options.window_frames, options.consumed, options.output_frames) == (3, 3, 3)
 
 
@@ -74,7 +78,7 @@ def test_normalisation_defaults_follow_the_contract() -> None:
     options = merge({}, {})
     assert options.normalisation(upstream_defaults=True) == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
     assert options.normalisation(upstream_defaults=False) == ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
-    given = merge({}, parse_filter_options("norm_mean=0.1|0.2|0.3\n"))
+    given = merge({}, settings("norm_mean=0.1|0.2|0.3\n"))
     assert given.normalisation(upstream_defaults=True) == ((0.1, 0.2, 0.3), (0.229, 0.224, 0.225))
 
 
@@ -96,7 +100,7 @@ def test_package_rejects_unknown_keys() -> None:
 )
 def test_limits_name_the_range_and_why(text: str, message: str) -> None:
     with pytest.raises(NnvisrError, match=message):
-        parse_filter_options(text)
+        settings(text)
 
 
 def test_package_values_obey_the_same_limits() -> None:
@@ -124,3 +128,14 @@ def test_python_warnings_reach_the_log_once() -> None:
             warnings.warn("invalid value", RuntimeWarning, stacklevel=1)
     assert len(messages) == 1
     assert messages[0][0] == log.WARNING and messages[0][1].startswith("RuntimeWarning: invalid value")
+
+
+SEPARATORS = ["\n", "\r", "\r\n", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("separator", SEPARATORS, ids=[repr(s) for s in SEPARATORS])
+def test_a_value_is_taken_whole(separator: str) -> None:
+    """Pairs from the filter are never re-split: a line separator inside a value sets no other option."""
+    value = f"x{separator}batch_size_fusion=1000"
+    assert parse_filter_options([("scene_key", value)]) == {"scene_key": value}
+    assert parse_settings([f"scene_key={value}"]) == {"scene_key": value}
