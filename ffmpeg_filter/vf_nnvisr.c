@@ -595,15 +595,10 @@ static av_cold void uninit(AVFilterContext *ctx)
     NNVISRContext *s = ctx->priv;
     PendingProps p;
 
-    if (s->have_handle) {
-        /* the bridge counts the input frames whose outputs were never sent */
-        int lost = s->bridge.destroy(s->handle);
-        if (lost > 0 && !s->eof)
-            av_log(ctx, AV_LOG_WARNING, "%d input frame%s lost: the filter graph was "
-                   "freed before the end of its input without being flushed, as ffmpeg "
-                   "does when it re-creates the graph on a frame size change.\n",
-                   lost, lost > 1 ? "s" : "");
-    }
+    /* the bridge counts the input frames whose outputs were never sent; the
+     * instance of a re-created graph reports them */
+    if (s->have_handle)
+        s->bridge.destroy(s->handle);
     s->have_handle = 0;
     if (s->pending) {
         while (av_fifo_read(s->pending, &p, 1) >= 0)

@@ -29,6 +29,10 @@ ABI_VERSION = 3
 
 _instances: dict[int, _Instance] = {}
 _handles = itertools.count(1)
+# Frames held by instances freed before their input ended. ffmpeg frees a graph so when it re-creates it
+# (a frame size change: the loss to report, by the new instance) and when an output needs no more frames
+# (-frames:v, -t: no loss, and no new instance follows).
+_lost_in_freed_graphs: list[int] = []
 
 
 # Plane views kept per instance: FFmpeg's frame pools hand the same few buffers over again and again.
@@ -159,6 +163,14 @@ def bind(ffi: Any, lib: Any) -> None:
         log.warning_router.current = logger
         try:
             instance.processor = Processor(parse_filter_options(option_pairs(options)), logger)
+            if _lost_in_freed_graphs:
+                lost = _lost_in_freed_graphs.pop(0)
+                logger(
+                    log.WARNING,
+                    f"{lost} input frame{'s' * (lost > 1)} lost: ffmpeg re-created the filter graph mid-stream (as it "
+                    "does on a frame size change) without flushing the previous one; -reinit_filter 0 with "
+                    "scale=W:H in front of nnvisr keeps every frame",
+                )
         except BaseException as error:  # noqa: BLE001
             _report(logger, error)
             return -1
@@ -236,6 +248,8 @@ def bind(ffi: Any, lib: Any) -> None:
         if instance is None or instance.processor is None:
             return 0
         lost = instance.processor.unfinished_inputs()
+        if lost:
+            _lost_in_freed_graphs.append(lost)
         try:
             instance.processor.close()
         except BaseException as error:  # noqa: BLE001
