@@ -163,6 +163,12 @@ static void bridge_log(void *opaque, int level, const char *msg)
 
 /* Options are handed over only when set, so the model's nnvisr.json keeps
  * its defaults for the others; the option table is the single list. */
+/* Options the filter handles itself; the others go to the bridge. */
+static int is_filter_option(const char *name)
+{
+    return !strcmp(name, "bridge") || !strcmp(name, "out_format");
+}
+
 static int serialize_options(AVFilterContext *ctx, AVBPrint *bp)
 {
     NNVISRContext *s = ctx->priv;
@@ -172,7 +178,7 @@ static int serialize_options(AVFilterContext *ctx, AVBPrint *bp)
         uint8_t *val;
         int ret;
 
-        if (o->type == AV_OPT_TYPE_CONST || !strcmp(o->name, "bridge") ||
+        if (o->type == AV_OPT_TYPE_CONST || is_filter_option(o->name) ||
             av_opt_is_set_to_default_by_name(s, o->name, 0) > 0)
             continue;
         if (o->unit) {
@@ -435,6 +441,15 @@ static int convert(struct SwsContext *sws, AVFrame *dst, const AVFrame *src, con
     return sws_scale_frame(sws, dst, src);
 }
 
+static void free_conversions(NNVISRContext *s)
+{
+    sws_freeContext(s->sws_in);
+    sws_freeContext(s->sws_out);
+    s->sws_in = s->sws_out = NULL;
+    av_frame_free(&s->model_in);
+    av_frame_free(&s->model_out);
+}
+
 static int setup_conversions(AVFilterContext *ctx)
 {
     NNVISRContext *s = ctx->priv;
@@ -442,6 +457,7 @@ static int setup_conversions(AVFilterContext *ctx)
     AVFilterLink *outlink = ctx->outputs[0];
     int ret;
 
+    free_conversions(s);
     if (inlink->format != s->model_fmt) {
         s->sws_in = sws_getContext(inlink->w, inlink->h, inlink->format,
                                    inlink->w, inlink->h, s->model_fmt, SWS_ACCURATE, NULL, NULL, NULL);
@@ -484,11 +500,12 @@ static int config_output(AVFilterLink *outlink)
     AVFilterLink *inlink = ctx->inputs[0];
     FilterLink *il = ff_filter_link(inlink);
     FilterLink *ol = ff_filter_link(outlink);
+    enum AVPixelFormat model_fmt = closest_model_fmt(s, inlink->format);
     int ret;
     NNVISRLinkConfig cfg = {
         .in_w    = inlink->w,
         .in_h    = inlink->h,
-        .pix_fmt = av_get_pix_fmt_name(s->model_fmt = closest_model_fmt(s, inlink->format)),
+        .pix_fmt = av_get_pix_fmt_name(model_fmt),
         .tb_num  = inlink->time_base.num,
         .tb_den  = inlink->time_base.den,
         .fr_num  = il->frame_rate.num,
@@ -499,6 +516,7 @@ static int config_output(AVFilterLink *outlink)
 
     if (s->bridge.configure(s->handle, &cfg) < 0)
         return AVERROR(EINVAL);
+    s->model_fmt = model_fmt;
 
     outlink->w         = cfg.out_w;
     outlink->h         = cfg.out_h;
@@ -706,11 +724,7 @@ static av_cold void uninit(AVFilterContext *ctx)
             av_frame_free(&p.props);
         av_fifo_freep2(&s->pending);
     }
-    sws_freeContext(s->sws_in);
-    sws_freeContext(s->sws_out);
-    s->sws_in = s->sws_out = NULL;
-    av_frame_free(&s->model_in);
-    av_frame_free(&s->model_out);
+    free_conversions(s);
     av_freep(&s->link_fmts);
 }
 

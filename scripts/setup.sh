@@ -106,7 +106,7 @@ codec_packages() {
 # FFmpeg finds the bridge at <prefix>/lib/nnvisr/ next to <prefix>/bin/ffmpeg.
 install_ffmpeg() {
   local s=$1 prefix=$2 p=$3
-  say "FFmpeg $s ($p profile) with the nnvisr filter -> $prefix/bin"
+  say "FFmpeg ($s series, $p profile) with the nnvisr filter -> $prefix/bin"
   .venv/bin/python tools/build_ffmpeg.py --series "$s" --profile "$p" --prefix "$prefix" \
     ${source_args[@]+"${source_args[@]}"} ${configure_args[@]+"${configure_args[@]}"}
   mkdir -p "$prefix/lib/nnvisr"

@@ -24,13 +24,20 @@ def sample_clip() -> pathlib.Path:
     return pathlib.Path(clip.stdout.strip())
 
 
+def has_encoder(ffmpeg: pathlib.Path, name: str) -> bool:
+    listing = subprocess.run([str(ffmpeg), "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
+    return any(line.split()[1:2] == [name] for line in listing.splitlines())
+
+
 def make_short_clip(ffmpeg: pathlib.Path, target: pathlib.Path) -> pathlib.Path:
-    """FRAMES frames of the sample at SIZE, H.264 and the source's AAC audio, index at the front (pipes read it)."""
+    """FRAMES frames of the sample at SIZE, H.264 (MPEG-4 Part 2 from a minimal build) and the source's AAC
+    audio, index at the front (pipes read it)."""
+    video = (["-c:v", "libx264", "-preset", "ultrafast", "-qp", "10"] if has_encoder(ffmpeg, "libx264")
+             else ["-c:v", "mpeg4", "-q:v", "1"])
     result = subprocess.run(
         [str(ffmpeg), "-hide_banner", "-nostdin", "-y", "-v", "error", "-i", str(sample_clip()),
          "-frames:v", str(FRAMES), "-t", f"{FRAMES / 25}", "-vf", f"scale={SIZE[0]}:{SIZE[1]}:flags=area",
-         "-c:v", "libx264", "-preset", "ultrafast", "-qp", "10", "-c:a", "copy", "-movflags", "+faststart",
-         str(target)],
+         *video, "-c:a", "copy", "-movflags", "+faststart", str(target)],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]

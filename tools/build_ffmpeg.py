@@ -7,8 +7,13 @@ or a user's FFmpeg tree or tarball. The patched tree and the out-of-tree build
 live in a cache, keyed by everything that changes the result, so that a
 re-run after editing only vf_nnvisr.c is an incremental make.
 
+Two profiles: "full" (every native component, plus the codec libraries of
+ffmpeg_libraries.py that are present; GPL) and "minimal" (a compact
+allow-list, for test builds).
+
 Usage:
-    python3 tools/build_ffmpeg.py --series 8.1 --prefix ~/.local
+    python3 tools/build_ffmpeg.py --prefix ~/.local        (newest series, full profile)
+    python3 tools/build_ffmpeg.py --series 8.1 --profile minimal --prefix /tmp/ff81
     python3 tools/build_ffmpeg.py --source ~/src/ffmpeg-7.1.5.tar.xz --prefix /opt/nnvisr
 
 Environment:

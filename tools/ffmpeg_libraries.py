@@ -39,7 +39,10 @@ EXTERNAL = (
     Library("libvpx", "libvpx-dev", module="vpx"),
     Library("libopus", "libopus-dev", module="opus"),
     Library("libmp3lame", "libmp3lame-dev", header="lame/lame.h", lib="-lmp3lame"),
+    # drawtext needs FreeType and HarfBuzz; fontconfig lets it take font names (font=...)
     Library("libfreetype", "libfreetype-dev", module="freetype2"),
+    Library("libharfbuzz", "libharfbuzz-dev", module="harfbuzz"),
+    Library("libfontconfig", "libfontconfig-dev", module="fontconfig"),
 )
 
 # Compression libraries some formats need (PNG, TIFF, compressed Matroska tracks).
