@@ -161,14 +161,14 @@ static void bridge_log(void *opaque, int level, const char *msg)
     av_log(opaque, level, "%s\n", msg);
 }
 
-/* Options are handed over only when set, so the model's nnvisr.json keeps
- * its defaults for the others; the option table is the single list. */
 /* Options the filter handles itself; the others go to the bridge. */
 static int is_filter_option(const char *name)
 {
     return !strcmp(name, "bridge") || !strcmp(name, "out_format");
 }
 
+/* Options are handed over only when set, so the model's nnvisr.json keeps
+ * its defaults for the others; the option table is the single list. */
 static int serialize_options(AVFilterContext *ctx, AVBPrint *bp)
 {
     NNVISRContext *s = ctx->priv;
