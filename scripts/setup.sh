@@ -90,11 +90,15 @@ codec_packages() {
     if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo=(sudo -n); else sudo=(none); fi
   fi
   if [ "${sudo[*]}" != none ] && command -v apt-get >/dev/null; then
+    local apt=(${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get -y -q)
     say "installing codec libraries: ${missing[*]}"
-    if ! DEBIAN_FRONTEND=noninteractive ${sudo[@]+"${sudo[@]}"} apt-get install -y --no-install-recommends "${missing[@]}"; then
-      ${sudo[@]+"${sudo[@]}"} apt-get update -q &&
-        DEBIAN_FRONTEND=noninteractive ${sudo[@]+"${sudo[@]}"} apt-get install -y --no-install-recommends "${missing[@]}" ||
-        echo "setup: warning: apt-get could not install ${missing[*]}; building without them" >&2
+    if ! "${apt[@]}" install --no-install-recommends "${missing[@]}"; then
+      # stale package lists, or a name this distribution lacks: refresh, then take what there is
+      "${apt[@]}" update || true
+      for pkg in "${missing[@]}"; do
+        "${apt[@]}" install --no-install-recommends "$pkg" ||
+          echo "setup: warning: apt-get could not install $pkg; building without it" >&2
+      done
     fi
   else
     echo "setup: warning: missing codec libraries; as root run:" >&2
