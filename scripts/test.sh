@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Set up nnvisr with FFmpeg 7.1 and 8.1, then run the whole test suite.
+# Set up nnvisr with FFmpeg 9.0 (full profile, .venv/bin/ffmpeg), 8.1 and 7.1 (minimal profile), then run the
+# whole test suite; NNVISR_SERIES picks other series (the first one is the full build).
 # Extra arguments go to pytest.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-scripts/setup.sh --test --series "${NNVISR_SERIES:-7.1 8.1}"
+scripts/setup.sh --test --series "${NNVISR_SERIES:-9.0 8.1 7.1}"
 
 echo
 echo "== ruff"

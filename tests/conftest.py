@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
+import subprocess
 import sys
 
 import pytest
@@ -12,14 +14,23 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 
+DEFAULT_FFMPEG = ROOT / ".venv" / "bin" / "ffmpeg"
+
+
+def series_of(binary: pathlib.Path) -> str:
+    """'9.0' for a binary that says 'ffmpeg version 9.0.2'."""
+    banner = subprocess.run([binary, "-hide_banner", "-version"], capture_output=True, text=True, check=False).stdout
+    match = re.match(r"ffmpeg version n?(\d+\.\d+)", banner)
+    return match.group(1) if match else binary.parent.parent.name.removeprefix("ffmpeg-")
+
+
 def _ffmpeg_builds() -> dict[str, pathlib.Path]:
-    """series -> ffmpeg binary: .venv/bin/ffmpeg is 7.1, .venv/opt/ffmpeg-S/bin/ffmpeg the others."""
+    """series -> ffmpeg binary: .venv/bin/ffmpeg (the full build), .venv/opt/ffmpeg-S/bin/ffmpeg the others."""
     builds = {}
-    default = ROOT / ".venv" / "bin" / "ffmpeg"
-    if default.is_file():
-        builds["7.1"] = default
     for binary in sorted((ROOT / ".venv" / "opt").glob("ffmpeg-*/bin/ffmpeg")):
-        builds[binary.parent.parent.name.removeprefix("ffmpeg-")] = binary
+        builds[series_of(binary)] = binary
+    if DEFAULT_FFMPEG.is_file():
+        builds[series_of(DEFAULT_FFMPEG)] = DEFAULT_FFMPEG
     return builds
 
 
@@ -41,3 +52,14 @@ def ffmpeg(request: pytest.FixtureRequest) -> pathlib.Path:
             pytest.fail(message)
         pytest.skip(message)
     return binary
+
+
+@pytest.fixture
+def full_ffmpeg() -> pathlib.Path:
+    """.venv/bin/ffmpeg, the full build the README's commands run on."""
+    if not DEFAULT_FFMPEG.is_file():
+        message = "no patched ffmpeg: run scripts/setup.sh (or scripts/test.sh)"
+        if os.environ.get("NNVISR_REQUIRE_FFMPEG"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return DEFAULT_FFMPEG

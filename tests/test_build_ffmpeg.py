@@ -17,6 +17,7 @@ assert _spec is not None and _spec.loader is not None
 bf = importlib.util.module_from_spec(_spec)
 sys.modules["build_ffmpeg"] = bf  # dataclasses look their module up there
 _spec.loader.exec_module(bf)
+fl = sys.modules["ffmpeg_libraries"]
 
 
 def _etc(tmp_path: pathlib.Path, sources_list: str = "", **parts: str) -> pathlib.Path:
@@ -77,23 +78,39 @@ def test_newest_version_compares_like_dpkg() -> None:
     assert bf.newest_version(["7:8.1.2-2", "7:8.1.10-1", "7:8.1.2-10"]) == "7:8.1.10-1"
 
 
-def test_dsc_checksums_verify(tmp_path: pathlib.Path) -> None:
+SHOWSRC = """Package: ffmpeg
+Version: 7:8.1.2-2
+Checksums-Sha256:
+ {dsc} 5770 ffmpeg_8.1.2-2.dsc
+ {orig} {size} ffmpeg_8.1.2.orig.tar.xz
+ {asc} 520 ffmpeg_8.1.2.orig.tar.xz.asc
+Directory: pool/main/f/ffmpeg
+
+Package: ffmpeg
+Version: 7:9.0.2-4
+Checksums-Sha256:
+ {dsc} 5822 ffmpeg_9.0.2-4.dsc
+ {asc} 12 ffmpeg_9.0.2.orig.tar.xz
+Directory: pool/main/f/ffmpeg
+"""
+
+
+def test_upstream_tarball_checked_against_the_source_index(tmp_path: pathlib.Path) -> None:
     payload = b"tarball bytes"
-    (tmp_path / "ffmpeg_8.1.2.orig.tar.xz").write_bytes(payload)
     sha = hashlib.sha256(payload).hexdigest()
-    dsc = tmp_path / "ffmpeg_8.1.2-2.dsc"
-    dsc.write_text(
-        "Format: 3.0 (quilt)\nChecksums-Sha1:\n 00 1 x\nChecksums-Sha256:\n"
-        f" {sha} {len(payload)} ffmpeg_8.1.2.orig.tar.xz\nFiles:\n d41d 1 x\n"
-    )
-    source = bf.verified_debian_source("8.1", "7:8.1.2-2", dsc, tmp_path / "log")
-    assert (source.version, source.digest, source.tarball.name) == ("8.1.2", sha, "ffmpeg_8.1.2.orig.tar.xz")
-    (tmp_path / "ffmpeg_8.1.2.orig.tar.xz").write_bytes(payload + b"!")
-    with pytest.raises(bf.BuildError, match="checksum mismatch"):
-        bf.verified_debian_source("8.1", "7:8.1.2-2", dsc, tmp_path / "log")
+    stanzas = bf.source_stanzas(SHOWSRC.format(dsc="a" * 64, orig=sha, size=len(payload), asc="b" * 64))
+    assert sorted(stanzas) == ["7:8.1.2-2", "7:9.0.2-4"]
+    name = bf.orig_tarball("7:8.1.2-2", stanzas["7:8.1.2-2"])
+    assert name == "ffmpeg_8.1.2.orig.tar.xz"  # not the .asc beside it
+    wanted = {name: stanzas["7:8.1.2-2"][name]}
+    assert bf.verify_files(tmp_path, wanted) == [name]  # missing
+    (tmp_path / name).write_bytes(payload)
+    assert bf.verify_files(tmp_path, wanted) == []
+    (tmp_path / name).write_bytes(payload + b"!")
+    assert bf.verify_files(tmp_path, wanted) == [name]
 
 
-@pytest.mark.parametrize(("major", "series"), [(10, "7.1"), (11, "8.1")])
+@pytest.mark.parametrize(("major", "series"), [(10, "7.1"), (11, "8.1"), (12, "9.0")])
 def test_series_from_tree_and_tarball(tmp_path: pathlib.Path, major: int, series: str) -> None:
     tree = tmp_path / "ffmpeg-x"
     (tree / "libavfilter").mkdir(parents=True)
@@ -107,8 +124,8 @@ def test_series_from_tree_and_tarball(tmp_path: pathlib.Path, major: int, series
 
 def test_unsupported_series(tmp_path: pathlib.Path) -> None:
     (tmp_path / "libavfilter").mkdir()
-    (tmp_path / "libavfilter" / "version_major.h").write_text("#define LIBAVFILTER_VERSION_MAJOR 12\n")
-    with pytest.raises(bf.BuildError, match="libavfilter major 12"):
+    (tmp_path / "libavfilter" / "version_major.h").write_text("#define LIBAVFILTER_VERSION_MAJOR 13\n")
+    with pytest.raises(bf.BuildError, match="libavfilter major 13"):
         bf.tree_series(tmp_path)
 
 
@@ -126,3 +143,46 @@ def test_patches_touch_only_the_build_files() -> None:
         kind = "FFFilter" if bf.SERIES[series][1] >= 11 else "AVFilter"
         assert f"+extern const {kind} ff_vf_nnvisr;" in text
         assert '+nnvisr_filter_deps_any="libdl LoadLibrary"' in text
+        assert '+nnvisr_filter_deps="swscale"' in text  # the filter converts pixel formats itself
+
+
+def _source(tmp_path: pathlib.Path, configure_text: str) -> object:
+    tree = tmp_path / "tree"
+    tree.mkdir(parents=True)
+    (tree / "configure").write_text(configure_text)
+    return bf.Source(series="9.0", version="9.0.2", digest="0" * 64, tree=tree)
+
+
+def test_full_profile_has_no_allow_list_and_keeps_extra_flags(tmp_path: pathlib.Path) -> None:
+    """Whatever --extra-configure enables must not be disabled underneath (the allow-list is the minimal profile's)."""
+    profile = bf.make_profile("full", _source(tmp_path, "# empty configure\n"), tmp_path / "cache")
+    assert "--disable-everything" not in profile.flags and "--enable-gpl" in profile.flags
+    command = bf.configure_command(tmp_path, profile, [], ["--enable-libzimg"])
+    assert command[-1] == "--enable-libzimg" and not any(f.startswith("--enable-encoder=") for f in command)
+    minimal = bf.make_profile("minimal", _source(tmp_path / "m", ""), tmp_path / "cache")
+    assert minimal.flags[0] == "--disable-everything"
+
+
+def test_library_minimum_versions_come_from_configure() -> None:
+    text = (
+        'enabled libsvtav1 && require_pkg_config libsvtav1 "SvtAv1Enc >= 0.9.0" EbSvtAv1Enc.h x\n'
+        "enabled libx265 && require_pkg_config libx265 x265 x265.h x265_api_get\n"
+        'check_pkg_config libvpx_vp9_encoder "vpx >= 1.4.0" "vpx/vpx_encoder.h" x\n'
+        'check_pkg_config ffnvcodec "ffnvcodec >= 12.1.14.0" "$h" ""\n'
+        'check_pkg_config ffnvcodec "ffnvcodec >= 11.1.5.3 ffnvcodec < 12.0" "$h" ""\n'
+    )
+    libraries = {lib.flag: lib for lib in fl.EXTERNAL}
+    assert fl.required_spec(text, libraries["libsvtav1"]) == "SvtAv1Enc >= 0.9.0"
+    assert fl.required_spec(text, libraries["libx265"]) == "x265"
+    assert fl.required_spec(text, libraries["libvpx"]) == "vpx >= 1.4.0"
+    assert fl.nvidia_specs(text) == ["ffnvcodec >= 12.1.14.0", "ffnvcodec >= 11.1.5.3 ffnvcodec < 12.0"]
+
+
+def test_documentation_hunks_do_not_key_the_cache(tmp_path: pathlib.Path) -> None:
+    """Docs are not built (--disable-doc): a help text edit must not cost a full rebuild."""
+    (patch,) = bf.patch_files("9.0")
+    edited = tmp_path / patch.name
+    edited.write_text(patch.read_text().replace("@section nnvisr", "@section nnvisr (edited)"))
+    assert edited.read_text() != patch.read_text()
+    assert bf.build_relevant_patch(edited) == bf.build_relevant_patch(patch)
+    assert b"diff --git a/configure" in bf.build_relevant_patch(patch)

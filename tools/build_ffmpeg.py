@@ -7,8 +7,13 @@ or a user's FFmpeg tree or tarball. The patched tree and the out-of-tree build
 live in a cache, keyed by everything that changes the result, so that a
 re-run after editing only vf_nnvisr.c is an incremental make.
 
+Two profiles: "full" (every native component, plus the codec libraries of
+ffmpeg_libraries.py that are present; GPL) and "minimal" (a compact
+allow-list, for test builds).
+
 Usage:
-    python3 tools/build_ffmpeg.py --series 8.1 --prefix ~/.local
+    python3 tools/build_ffmpeg.py --prefix ~/.local        (newest series, full profile)
+    python3 tools/build_ffmpeg.py --series 8.1 --profile minimal --prefix /tmp/ff81
     python3 tools/build_ffmpeg.py --source ~/src/ffmpeg-7.1.5.tar.xz --prefix /opt/nnvisr
 
 Environment:
@@ -38,26 +43,30 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ffmpeg_libraries  # noqa: E402  (a sibling module; this file also runs as a script)
+
 PROG = "build_ffmpeg"
 REPO = Path(__file__).resolve().parent.parent
 PATCH_ROOT = REPO / "patches"
 FILTER_FILES = ("vf_nnvisr.c", "nnvisr_bridge.h")
 INSTALLED_PROGRAMS = ("ffmpeg", "ffprobe")
 
-# Series -> (Debian suite that carries it, libavfilter major version).
+# Series -> (Debian suites that carry it, searched in order; libavfilter major version).
 # The major version picks the patch set for a user's tree: allfilters.c
 # declares AVFilter up to major 10 and FFFilter from major 11 on.
 SERIES = {
-    "7.1": ("trixie", 10),
-    "8.1": ("sid", 11),
+    "7.1": (("trixie",), 10),
+    "8.1": (("sid",), 11),
+    "9.0": (("sid", "experimental"), 12),
 }
+NEWEST = "newest"  # --series: the newest series whose source package verifies
 
-# Bump when the profile below changes in a way the flag lists do not show,
+# Bump when a profile below changes in a way the flag lists do not show,
 # so that cached builds are not reused.
-PROFILE_REVISION = "1"
+PROFILE_REVISION = "2"
 
-BASE_FLAGS = (
-    "--disable-everything",
+COMMON_FLAGS = (
     "--disable-autodetect",
     "--disable-doc",
     "--disable-ffplay",
@@ -69,11 +78,18 @@ BASE_FLAGS = (
     "--enable-swresample",
 )
 
-# The "standard" profile: what setup, tests and CI need, and little else, so
-# that it builds in a few minutes on 2 cores. The lavfi sources (testsrc2,
-# sine, ...) make the lavfi input device useful for tests. Muxers select the
-# bitstream filters they need themselves; the two listed are those for
-# mp4/matroska output, named so that a -c copy remux works too.
+# The "full" profile: every native component FFmpeg has (no allow-list, so
+# whatever --extra-configure enables is really there), plus the external
+# libraries of ffmpeg_libraries.py that are present. Autodetection stays off
+# so that the result depends only on what the cache key records.
+FULL_FLAGS = ("--enable-gpl", "--enable-iconv")
+
+# The "minimal" profile: what the tests need, and little else, so that it
+# builds in a few minutes on 2 cores (the test builds of secondary series).
+# The lavfi sources (testsrc2, sine, ...) make the lavfi input device useful
+# for tests. Muxers select the bitstream filters they need themselves; the two
+# listed are those for mp4/matroska output, named so that a -c copy remux works too.
+MINIMAL_FLAGS = ("--disable-everything",)
 COMPONENTS: dict[str, tuple[str, ...]] = {
     "filter": (
         *("nnvisr", "scdet", "select", "format", "scale", "null", "copy", "split"),
@@ -83,7 +99,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
         *("testsrc", "testsrc2", "color", "sine", "anullsrc"),
     ),
     "indev": ("lavfi",),
-    "protocol": ("file", "pipe"),
+    "protocol": ("file", "pipe", "fd"),
     "demuxer": (
         *("mov", "matroska", "avi", "nut", "rawvideo", "image2", "yuv4mpegpipe"),
         *("mpegts", "wav", "flac", "mp3", "ogg", "concat"),
@@ -105,6 +121,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "parser": ("h264", "hevc", "mpeg4video", "vp9", "aac", "mpegaudio", "flac"),
     "bsf": ("aac_adtstoasc", "vp9_superframe"),
 }
+PROFILES = ("full", "minimal")
 
 LOG_TAIL_LINES = 25
 APT_LISTS_MAX_AGE_S = 24 * 3600
@@ -147,11 +164,16 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 def run_logged(
-    cmd: Sequence[str | os.PathLike[str]], log: Path, cwd: Path | None = None, keep_fds: Sequence[int] = ()
+    cmd: Sequence[str | os.PathLike[str]],
+    log: Path,
+    cwd: Path | None = None,
+    keep_fds: Sequence[int] = (),
+    env: dict[str, str] | None = None,
 ) -> bool:
     """Run cmd with stdout and stderr appended to log; True when it succeeded.
 
-    keep_fds are inherited by the command (the cache entry's lock, see locked()).
+    keep_fds are inherited by the command (the cache entry's lock, see locked());
+    env holds variables to set on top of ours.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as out:
@@ -165,6 +187,7 @@ def run_logged(
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 pass_fds=tuple(keep_fds),
+                env={**os.environ, **env} if env else None,
                 check=False,
             )
         except OSError as exc:
@@ -331,6 +354,7 @@ class Apt:
 
     state: Path
     suite: str
+    kind: str = "deb-src"  # deb: binary packages
     mirrors: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -355,7 +379,7 @@ class Apt:
         lines = []
         for uri, signed in mirrors:
             opt = f"[signed-by={signed}] " if signed else ""
-            lines.append(f"deb-src {opt}{uri} {self.suite} main\n")
+            lines.append(f"{self.kind} {opt}{uri} {self.suite} main\n")
         text = "".join(lines).encode()
         path = self.state / "sources.list"
         if path.exists() and path.read_bytes() == text:
@@ -369,7 +393,7 @@ class Apt:
         stamp = self.state / "updated"
         if stamp.exists() and time.time() - stamp.stat().st_mtime < APT_LISTS_MAX_AGE_S:
             return
-        say(f"refreshing Debian {self.suite} source index (log: {log})")
+        say(f"refreshing Debian {self.suite} {'source' if self.kind == 'deb-src' else 'package'} index (log: {log})")
         start = log.stat().st_size if log.exists() else 0
         ok = run_logged(["apt-get", *self.options, "update"], log)
         # apt-get update exits 0 when a fetch fails (it only warns), so read
@@ -381,26 +405,51 @@ class Apt:
             if len(dead) < len(self.mirrors):
                 stamp.touch()
                 return
-        if any((self.state / "lists").glob(f"*_dists_{self.suite}_*Sources*")):
+        if any((self.state / "lists").glob(f"*_dists_{self.suite}_main_*")):
             say("warning: apt-get update failed; using the source index fetched earlier")
             return
         raise BuildError(f"cannot download the Debian {self.suite} source index (network or mirror problem?)", log)
 
-    def source_versions(self, package: str, log: Path) -> list[str]:
-        """Every version of the source package the index lists (sid lists several)."""
+    def source_stanzas(self, package: str, log: Path) -> dict[str, dict[str, tuple[str, int]]]:
+        """Version -> file checksums of every version of the source package the index lists.
+
+        The index is verified by apt against the archive's signed Release file, so its
+        checksums are as trustworthy as the .dsc's (sid lists several versions).
+        """
         proc = subprocess.run(
             ["apt-cache", *self.options, "showsrc", package], capture_output=True, text=True, check=False
         )
+        stanzas = source_stanzas(proc.stdout)
         with log.open("a") as out:
-            out.write(f"$ apt-cache showsrc {package}\n{proc.stderr}")
-            versions = re.findall(r"^Version:\s*(\S+)", proc.stdout, re.MULTILINE)
-            out.write(f"versions: {' '.join(versions) or 'none'}\n")
-        return versions
+            out.write(f"$ apt-cache showsrc {package}\n{proc.stderr}versions: {' '.join(stanzas) or 'none'}\n")
+        return stanzas
 
     def download_source(self, package: str, version: str, dest: Path, log: Path) -> None:
-        ok = run_logged(["apt-get", *self.options, "source", "--download-only", f"{package}={version}"], log, cwd=dest)
-        if not ok:
-            raise BuildError(f"apt-get source {package}={version} failed", log)
+        """Download the source package's files; what could not be fetched shows at verification."""
+        run_logged(["apt-get", *self.options, "source", "--download-only", f"{package}={version}"], log, cwd=dest)
+
+    def download_binary(self, package: str, dest: Path, log: Path) -> Path | None:
+        """Download a binary package's .deb into dest (it is not installed)."""
+        if not run_logged(["apt-get", *self.options, "download", package], log, cwd=dest):
+            return None
+        return next(iter(sorted(dest.glob(f"{package}_*.deb"))), None)
+
+
+def source_stanzas(text: str) -> dict[str, dict[str, tuple[str, int]]]:
+    """Version -> file checksums, from `apt-cache showsrc` output (one stanza per version)."""
+    stanzas = {}
+    for stanza in re.split(r"\n(?=Package:)", text):
+        version = re.search(r"^Version:\s*(\S+)", stanza, re.MULTILINE)
+        if version:
+            stanzas[version.group(1)] = checksums_field(stanza)
+    return stanzas
+
+
+def orig_tarball(version: str, sums: dict[str, tuple[str, int]]) -> str:
+    """The upstream tarball's name among a source package's files ('' when there is none)."""
+    upstream = upstream_version(version)
+    names = [n for n in sums if re.fullmatch(rf"ffmpeg_{re.escape(upstream)}\.orig\.tar\.\w+", n)]
+    return names[0] if names else ""
 
 
 def upstream_version(debian_version: str) -> str:
@@ -419,11 +468,6 @@ def newest_version(versions: list[str]) -> str:
         return -1 if lower.returncode == 0 else 1
 
     return max(versions, key=functools.cmp_to_key(compare))
-
-
-def dsc_checksums(dsc: Path) -> dict[str, tuple[str, int]]:
-    """name -> (sha256, size) from the Checksums-Sha256 field of a .dsc."""
-    return checksums_field(dsc.read_text(errors="replace"))
 
 
 def checksums_field(text: str) -> dict[str, tuple[str, int]]:
@@ -451,9 +495,8 @@ def verify_files(directory: Path, sums: dict[str, tuple[str, int]]) -> list[str]
     return bad
 
 
-def fetch_debian(series: str, cache: Path) -> Source:
-    """Download (or reuse) Debian's FFmpeg source package for the series and verify it."""
-    suite = SERIES[series][0]
+def debian_apt(suite: str, cache: Path, kind: str = "deb-src") -> tuple[Apt, Path]:
+    """A private apt state for one suite (index refreshed once a day), and its log."""
     mirrors = debian_mirrors()
     if not mirrors:
         raise BuildError(
@@ -461,51 +504,69 @@ def fetch_debian(series: str, cache: Path) -> Source:
         )
     for tool in ("apt-get", "apt-cache", "dpkg"):
         require_tool(tool, "pass --source with an FFmpeg tree or tarball")
-    apt = Apt(cache / "apt" / suite, suite)
-    log = cache / "apt" / f"{suite}.log"
+    name = suite if kind == "deb-src" else f"{suite}-{kind}"
+    apt = Apt(cache / "apt" / name, suite, kind=kind)
+    log = cache / "apt" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
     apt.write_sources(mirrors)
     apt.update(log)
-    matching = [v for v in apt.source_versions("ffmpeg", log) if upstream_version(v).startswith(series + ".")]
+    return apt, log
+
+
+def fetch_debian(series: str, cache: Path) -> Source:
+    """Download (or reuse) Debian's FFmpeg source for the series and verify it.
+
+    Only the upstream tarball is needed (Debian's own patches are not applied);
+    it is checked against the signed source index, so a version whose .dsc is
+    not (yet) on the mirror is still usable.
+    """
+    matching: dict[str, dict[str, tuple[str, int]]] = {}
+    for suite in SERIES[series][0]:
+        apt, log = debian_apt(suite, cache)
+        stanzas = apt.source_stanzas("ffmpeg", log)
+        matching = {v: sums for v, sums in stanzas.items() if upstream_version(v).startswith(series + ".")}
+        if matching:
+            break
     if not matching:
+        suites = " or ".join(SERIES[series][0])
         raise BuildError(
-            f"Debian {suite} has no FFmpeg {series}.x source package; pass --source with an FFmpeg tree or tarball", log
+            f"Debian {suites} has no FFmpeg {series}.x source package; pass --source with an FFmpeg tree or tarball"
         )
-    version = newest_version(matching)
+    version = newest_version(list(matching))
+    sums = matching[version]
+    orig = orig_tarball(version, sums)
+    if not orig:
+        raise BuildError(f"Debian's index lists no upstream tarball for ffmpeg {version}", log)
+    wanted = {orig: sums[orig]}
     sources = cache / "sources"
     sources.mkdir(parents=True, exist_ok=True)
-    dsc = sources / f"ffmpeg_{version.split(':', 1)[-1]}.dsc"
-    if not (dsc.is_file() and not verify_files(sources, dsc_checksums(dsc))):
+    if verify_files(sources, wanted):
         say(f"downloading Debian source package ffmpeg {version} (log: {log})")
-        dsc.unlink(missing_ok=True)
+        for name in wanted:
+            (sources / name).unlink(missing_ok=True)
         apt.download_source("ffmpeg", version, sources, log)
-    return verified_debian_source(series, version, dsc, log)
-
-
-def verified_debian_source(series: str, version: str, dsc: Path, log: Path) -> Source:
-    """Check every file of the .dsc ourselves: apt's checks are not the last word."""
-    if not dsc.is_file():
-        raise BuildError(f"apt-get source did not produce {dsc.name}", log)
-    sums = dsc_checksums(dsc)
-    bad = verify_files(dsc.parent, sums)
-    if bad:
-        raise BuildError(
-            f"checksum mismatch against {dsc.name} for: {', '.join(bad)} "
-            f"(delete them from {dsc.parent} to download again)"
-        )
-    upstream = upstream_version(version)
-    orig = [n for n in sums if re.fullmatch(rf"ffmpeg_{re.escape(upstream)}\.orig\.tar\.\w+", n)]
-    if not orig:
-        raise BuildError(f"{dsc.name} lists no upstream tarball")
-    tarball = dsc.parent / orig[0]
+        if verify_files(sources, wanted):
+            raise BuildError(f"{orig} is missing or does not match Debian's signed source index", log)
     return Source(
         series=series,
-        version=upstream,
-        digest=sums[orig[0]][0],
-        tarball=tarball,
+        version=upstream_version(version),
+        digest=sums[orig][0],
+        tarball=sources / orig,
         origin=f"Debian source package ffmpeg {version}",
     )
+
+
+def fetch_newest_debian(cache: Path) -> Source:
+    """The newest series whose Debian source package is there and verifies."""
+    problems = []
+    for series in sorted(SERIES, key=lambda s: tuple(map(int, s.split("."))), reverse=True):
+        try:
+            return fetch_debian(series, cache)
+        except BuildError as exc:
+            problems.append(f"{series}: {exc}")
+            say(f"note: FFmpeg {series} is not available ({exc}); trying an older series")
+    raise BuildError("no FFmpeg series could be fetched: " + "; ".join(problems))
 
 
 # ------------------------------------------------------- user-given sources
@@ -761,8 +822,6 @@ def environment_flags(cache: Path) -> list[str]:
         else:
             say("note: no nasm (apt-get install nasm): building without x86 assembly, decoding will be slower")
             flags.append("--disable-x86asm")
-    if have_zlib():
-        flags.append("--enable-zlib")
     return flags
 
 
@@ -789,14 +848,110 @@ def component_flags(src: Path) -> list[str]:
     return flags
 
 
-def configure_command(src: Path, env_flags: list[str], extra: list[str]) -> list[str]:
-    return [str(src / "configure"), *BASE_FLAGS, *env_flags, *component_flags(src), *extra]
+def source_configure_text(source: Source, cache: Path) -> str:
+    """The source's configure script, read before unpacking (its checks decide the cache key).
+
+    From a tarball it is streamed out once and remembered next to the tarball.
+    """
+    if source.tree is not None:
+        return (source.tree / "configure").read_text(errors="replace")
+    memo = cache / "sources" / f"configure-{source.digest[:16]}"
+    with contextlib.suppress(OSError):
+        return memo.read_text()
+    text = ""
+    try:
+        with tarfile.open(source.tarball, "r|*") as tar:
+            for member in tar:
+                if member.isfile() and member.name.split("/", 1)[-1] == "configure":
+                    handle = tar.extractfile(member)
+                    text = handle.read().decode(errors="replace") if handle else ""
+                    break
+    except (OSError, tarfile.TarError, EOFError) as exc:
+        raise BuildError(f"cannot read {source.tarball}: {exc}") from None
+    if not text:
+        raise BuildError(f"{source.tarball} has no configure script")
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(memo, text.encode())
+    return text
 
 
-def configure(src: Path, build: Path, command: list[str], lock_fd: int) -> bool:
+def nvidia_headers_from_apt(cache: Path) -> Path | None:
+    """Debian trixie's NVIDIA codec headers unpacked into the cache; their pkg-config dir.
+
+    They are headers only (FFmpeg loads the driver's libraries at run time), so a
+    newer version than the system's can be used without installing anything.
+    """
+    root = cache / "tools" / "ffnvcodec"
+    pc_dir = root / "usr" / "lib" / "pkgconfig"
+    if (pc_dir / "ffnvcodec.pc").is_file():
+        return pc_dir
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        return None
+    try:
+        apt, log = debian_apt("trixie", cache, kind="deb")
+    except BuildError:
+        return None
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        deb = apt.download_binary(ffmpeg_libraries.NVIDIA_PACKAGE, Path(tmp), log)
+        unpacked = Path(tmp) / "root"
+        if deb is None or subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=False).returncode:
+            return None
+        pcs = list(unpacked.rglob("ffnvcodec.pc"))
+        if not pcs:
+            return None
+        # the .pc says prefix=/usr; point it at the unpacked headers
+        text = re.sub(r"^prefix=.*$", f"prefix={unpacked / 'usr'}", pcs[0].read_text(), flags=re.MULTILINE)
+        text = text.replace(str(unpacked), str(root))
+        (unpacked / "usr" / "lib" / "pkgconfig").mkdir(parents=True, exist_ok=True)
+        write_atomic(unpacked / "usr" / "lib" / "pkgconfig" / "ffnvcodec.pc", text.encode())
+        if root.exists():
+            shutil.rmtree(root)
+        root.parent.mkdir(parents=True, exist_ok=True)
+        unpacked.rename(root)
+    return pc_dir
+
+
+@dataclass
+class Profile:
+    """The configure flags of one build, and what else identifies it (library versions)."""
+
+    name: str
+    flags: list[str]
+    versions: list[str]
+    env: dict[str, str] | None = None  # configure's environment when it differs from ours
+    missing: list[str] = field(default_factory=list)
+
+
+def full_profile(configure_text: str, cache: Path) -> Profile:
+    """Every native component plus the external libraries present in a usable version."""
+    found, env = ffmpeg_libraries.find_all(configure_text, None)
+    nvidia_missing = any(m.startswith(ffmpeg_libraries.NVIDIA_PACKAGE) for m in found.missing)
+    if nvidia_missing and ffmpeg_libraries.nvidia_specs(configure_text):
+        pc_dir = nvidia_headers_from_apt(cache)
+        if pc_dir is not None:
+            found, env = ffmpeg_libraries.find_all(configure_text, pc_dir)
+    changed_env = {"PKG_CONFIG_PATH": env["PKG_CONFIG_PATH"]} if env.get("PKG_CONFIG_PATH") else None
+    flags = [*COMMON_FLAGS, *FULL_FLAGS, *found.flags]
+    return Profile("full", flags, found.versions, changed_env, found.missing)
+
+
+def make_profile(name: str, source: Source, cache: Path) -> Profile:
+    if name == "full":
+        return full_profile(source_configure_text(source, cache), cache)
+    zlib = ["--enable-zlib"] if have_zlib() else []  # for the png codecs
+    return Profile("minimal", [*MINIMAL_FLAGS, *COMMON_FLAGS, *zlib], [])
+
+
+def configure_command(src: Path, profile: Profile, env_flags: list[str], extra: list[str]) -> list[str]:
+    components = component_flags(src) if profile.name == "minimal" else []
+    return [str(src / "configure"), *profile.flags, *env_flags, *components, *extra]
+
+
+def configure(src: Path, build: Path, command: list[str], env: dict[str, str] | None, lock_fd: int) -> bool:
     """Run configure in the build dir unless the stamp says this command already ran."""
     stamp = build / ".nnvisr-configured"
-    text = shlex.join(command) + "\n"
+    prefix = [f"{k}={v}" for k, v in (env or {}).items()]
+    text = shlex.join([*prefix, *command]) + "\n"
     configured = (build / "ffbuild" / "config.mak").exists()
     if configured and stamp.is_file() and stamp.read_text() == text:
         return False
@@ -804,9 +959,9 @@ def configure(src: Path, build: Path, command: list[str], lock_fd: int) -> bool:
     stamp.unlink(missing_ok=True)
     log = build / "configure.log"
     log.write_text("")
-    say(f"configure: {shlex.join(command)}")
+    say(f"configure: {text.strip()}")
     say(f"configuring (log: {log})")
-    if not run_logged(command, log, cwd=build, keep_fds=[lock_fd]):
+    if not run_logged(command, log, cwd=build, keep_fds=[lock_fd], env=env):
         raise BuildError(f"configure failed (details: {build / 'ffbuild' / 'config.log'})", log)
     stamp.write_text(text)
     return True
@@ -856,26 +1011,34 @@ def install(build: Path, prefix: Path) -> Path:
 # ------------------------------------------------------------------ main
 
 
-def entry_key(source: Source, patches: list[Path], env_flags: list[str], extra: list[str]) -> str:
+def build_relevant_patch(patch: Path) -> bytes:
+    """The patch without its doc/ hunks: documentation is not built, so it does not key the cache."""
+    sections = re.split(rb"(?m)^(?=diff --git )", patch.read_bytes())
+    return b"".join(s for s in sections if not s.startswith(b"diff --git a/doc/"))
+
+
+def entry_key(source: Source, patches: list[Path], profile: Profile, env_flags: list[str], extra: list[str]) -> str:
     """Hash of everything that makes a build differ, except the filter source itself."""
     digest = hashlib.sha256()
-    for part in (PROFILE_REVISION, source.digest, *BASE_FLAGS, *env_flags, *extra):
+    parts = (PROFILE_REVISION, profile.name, source.digest, *profile.flags, *profile.versions, *env_flags, *extra)
+    for part in parts:
         digest.update(part.encode() + b"\0")
-    for kind, names in COMPONENTS.items():
-        digest.update(f"{kind}={','.join(names)}\0".encode())
+    if profile.name == "minimal":
+        for kind, names in COMPONENTS.items():
+            digest.update(f"{kind}={','.join(names)}\0".encode())
     for patch in patches:
-        digest.update(patch.name.encode() + b"\0" + patch.read_bytes())
+        digest.update(patch.name.encode() + b"\0" + build_relevant_patch(patch))
     return digest.hexdigest()[:12]
 
 
 def resolve_source(args: argparse.Namespace) -> Source:
     """Debian's source for --series, or the user's --source (whose series must agree)."""
     if args.source is None:
-        if args.series is None:
-            raise BuildError("--series is needed when --source is not given")
+        if args.series in (None, NEWEST):
+            return fetch_newest_debian(args.cache)
         return fetch_debian(args.series, args.cache)
     source = user_source(Path(args.source), args.cache)
-    if args.series and args.series != source.series:
+    if args.series not in (None, NEWEST) and args.series != source.series:
         raise BuildError(
             f"--series {args.series} given, but {args.source} is FFmpeg {source.version} (series {source.series})"
         )
@@ -899,19 +1062,23 @@ def build(args: argparse.Namespace) -> str:
     source = resolve_source(args)
     patches = patch_files(source.series)
     env_flags = environment_flags(args.cache)
-    entry = args.cache / f"ffmpeg-{source.version}-{entry_key(source, patches, env_flags, extra)}"
+    profile = make_profile(args.profile, source, args.cache)
+    if profile.missing:
+        say(f"note: building without: {', '.join(profile.missing)}")
+    key = entry_key(source, patches, profile, env_flags, extra)
+    entry = args.cache / f"ffmpeg-{source.version}-{profile.name}-{key}"
     entry.mkdir(parents=True, exist_ok=True)
     with locked(entry / ".lock") as lock_fd:
         src = prepare_tree(source, entry, patches)
         sync_filter_files(src)
         build_dir = entry / "build"
-        configure(src, build_dir, configure_command(src, env_flags, extra), lock_fd)
+        configure(src, build_dir, configure_command(src, profile, env_flags, extra), profile.env, lock_fd)
         check_nnvisr_enabled(build_dir)
         relinked = make(build_dir, args.jobs, lock_fd)
         bindir = install(build_dir, args.prefix)
     how = "built" if relinked else "reused the existing build"
     return (
-        f"installed FFmpeg {source.version} (series {source.series}, from "
+        f"installed FFmpeg {source.version} (series {source.series}, {profile.name} profile, from "
         f"{source.origin}) into {bindir}: {how} in {entry}"
     )
 
@@ -941,7 +1108,17 @@ def glue_option_values(argv: Sequence[str], options: set[str]) -> list[str]:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=PROG, description="Fetch, patch and build FFmpeg with the nnvisr filter.")
     parser.add_argument(
-        "--series", choices=sorted(SERIES), help="FFmpeg release series (needed unless --source is given)"
+        "--series",
+        choices=[*sorted(SERIES), NEWEST],
+        help=f"FFmpeg release series (default: {NEWEST}, the newest whose Debian source package verifies; "
+        "with --source: the tree's own)",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="full",
+        help="full (default): every FFmpeg component plus the external codec libraries present; "
+        "minimal: a compact allow-list for test builds (--extra-configure cannot add components to it)",
     )
     parser.add_argument(
         "--prefix",
