@@ -368,3 +368,21 @@ def test_ffmpeg_alignment_option(ffmpeg: pathlib.Path, packages: pathlib.Path, t
     output = session((directory / "model.onnx").read_bytes()).run(None, {"input": padded[None]})[0][0]
     expected = np.clip(np.rint(output[:, :2 * height, :2 * width] * 255), 0, 255)
     assert np.abs(actual - expected).max() <= 1
+
+
+def test_ffmpeg_tiles(ffmpeg: pathlib.Path, packages: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    """tile= with an overlap wider than the network's reach (waifu2x UpConv7: seven 3x3 convolutions and a
+    4x4 transposed one): the frame run tile by tile equals ONNX Runtime on the whole frame within 1 code value."""
+    name = "waifu2x-anime-x2"
+    list(zoo.convert_all(packages, only=name))
+    directory = packages / name
+    fmt = RAW["rgb24"]
+    width, height = 64, 48
+    frame = np.rint(real_frame(5, (height, width)) * 255).astype(np.int64)
+    data, _ = filter_raw(ffmpeg, tmp_path, fmt, rgb_to_raw(fmt, frame[None]), (width, height),
+                         f"nnvisr=model={directory}:tile=32x32:tile_overlap=16")
+    actual = raw_to_rgb(fmt, data, width * 2, height * 2)[0]
+    runner = session((directory / "model.onnx").read_bytes())
+    output = runner.run(None, {"input": (frame / 255).astype(np.float32)[None]})[0][0]
+    expected = np.clip(np.rint(output * 255), 0, 255)
+    assert np.abs(actual - expected).max() <= 1
