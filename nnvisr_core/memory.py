@@ -33,6 +33,10 @@ def resident_bytes() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _size_text(count: int) -> str:
+    return f"{count / (1 << 30):.1f} GiB" if count >= 1 << 30 else f"{count / MIB:.0f} MiB"
+
+
 def _round_up(value: int, step: int) -> int:
     return -(-value // step) * step
 
@@ -130,7 +134,7 @@ def reported(what: str, options: Options | None, size: tuple[int, int] | None, s
         output = f"output {out[0]}x{out[1]}" if options.scale_w is not None else "the model's scale not known yet"
         raise NnvisrError(
             f"out of memory {what} {size[0]}x{size[1]} frames ({output}): a batch's frames and "
-            f"outputs take about {buffers / MIB:.0f} MiB, which a smaller batch_size_fusion (now "
+            f"outputs take about {_size_text(buffers)}, which a smaller batch_size_fusion (now "
             f"{options.batch_size_fusion}) lowers; the network's activations grow with the frame (about 3 KiB per "
             f"pixel for the bundled model), which tile=WxH or max_memory=MiB bound"
         ) from None
