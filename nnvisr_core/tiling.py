@@ -133,6 +133,7 @@ class TiledRunner:
         self.budget_mib = budget_mib
         self.families = inner.families
         self.options = inner.options
+        self.upstream_contract = inner.upstream_contract
 
     def on_gpu(self) -> bool:
         return self.inner.on_gpu()
