@@ -79,11 +79,11 @@ def model_facts(options: dict[str, str]) -> tuple[plan.Model, Options]:
     from .. import package
     from ..options import FIELDS, from_package, merge, parse_filter_options
 
-    given = parse_filter_options("\n".join(f"{k}={v}" for k, v in options.items() if k in FIELDS))
+    given = parse_filter_options([(k, v) for k, v in options.items() if k in FIELDS])
     found = package.locate(given.get("model"), given.get("model_path"))
     resolved = merge(from_package(found.config, found.source), given)
     stateful = resolved.extra_frame or resolved.interpolating
-    return plan.Model(2 if resolved.interpolating else 1, None if stateful else resolved.input_count), resolved
+    return plan.Model(2 if resolved.interpolating else 1, None if stateful else resolved.consumed), resolved
 
 
 def check_reachable(address: str) -> None:
