@@ -155,7 +155,7 @@ static const AVOption nnvisr_options[] = {
     { "alignment",          "the network takes sizes that are multiples of this: pad by edge replication, crop back (-1: from the model)", OFFSET(alignment), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 1024, FLAGS },
     { "tile",               "run frames in tiles of WxH input pixels, bounding memory by the tile (default: whole frames)", OFFSET(tile), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
     { "tile_overlap",       "input pixels of context around each tile; the output equals untiled when the network's receptive field fits (-1: from the model, else 16)", OFFSET(tile_overlap), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 1024, FLAGS },
-    { "max_memory",         "memory budget in MiB: choose the largest tile whose measured estimate fits (-1: from the model, else none)", OFFSET(max_memory), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 1 << 24, FLAGS },
+    { "max_memory",         "memory budget in MiB: choose the largest tile whose measured estimate fits (-1: from the model, else none)", OFFSET(max_memory), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 1000000, FLAGS },
     { "out_format",         "pixel format of the output", OFFSET(out_format), AV_OPT_TYPE_INT, { .i64 = OUT_FORMAT_INPUT }, 0, 1, FLAGS, .unit = "out_format" },
         { "input",       "the input's, converted back from the network's if they differ", 0, AV_OPT_TYPE_CONST, { .i64 = OUT_FORMAT_INPUT }, 0, 0, FLAGS, .unit = "out_format" },
         { "model",       "the network's (e.g. gbrp for an RGB model)",             0, AV_OPT_TYPE_CONST, { .i64 = OUT_FORMAT_MODEL }, 0, 0, FLAGS, .unit = "out_format" },

@@ -148,7 +148,7 @@ LIMITS: dict[str, Limit] = {
     "scene_threshold": Limit(0, math.inf, "a score threshold; 0 means the key marks a new scene by its presence"),
     "alignment": Limit(1, 1024, "frames are padded up to a multiple of it"),
     "tile_overlap": Limit(0, 1024, "each tile's region grows by it on every side"),
-    "max_memory": Limit(0, 1 << 24, "a budget in MiB; 0 means none"),
+    "max_memory": Limit(0, 1000000, "a budget in MiB (up to about a terabyte); 0 means none"),
 }
 # Output frames: at most 16384 pixels a side and 16384x8192 in all. That is 16K video, more than
 # any encoder level takes, and within FFmpeg's own frame limit (av_image_check_size); one float32
