@@ -28,11 +28,15 @@ ERRORS = re.compile(
     r"Invalid (read|write)|uninitialised|Conditional jump|Mismatched free|Invalid free|overlap|"
     r"Syscall param|Argument '\w+' of function|Jump to the invalid address"
 )
-# CPython's own use of values valgrind cannot follow (reference counts and list slots inside the interpreter,
-# reported nondeterministically during any Python call, the bridge's included): uninitialised-value reports whose
-# innermost frame is a CPython API function. Invalid reads and writes count wherever they happen.
+# CPython's own use of values valgrind cannot follow (reference counts, list slots and small-int lookups inside the
+# interpreter, reported nondeterministically during any Python call, the bridge's included): uninitialised-value
+# reports whose innermost frame is in CPython (a Py* function, or its object, evaluation or json sources). Invalid
+# reads and writes count wherever they happen.
 CPYTHON_UNINITIALISED = re.compile(r"uninitialised|Conditional jump")
-CPYTHON_FRAME = re.compile(r"==\d+==\s+at 0x[0-9A-Fa-f]+: _?Py[A-Z_]")
+CPYTHON_FRAME = re.compile(
+    r"==\d+==\s+at 0x[0-9A-Fa-f]+: "
+    r"(?:_?Py[A-Z_]\S*|\S+ \((?:\w*object\.[ch]|ceval\.c|_json\.c|obmalloc\.c|pycore_\w+\.h):)"
+)
 
 
 def findings(log: str) -> list[str]:
@@ -69,6 +73,10 @@ def test_findings_filter() -> None:
         "==1== Use of uninitialised value of size 8\n==1==    at 0x1: Py_INCREF (object.h:502)\n"
         "==1==    by 0x2: PyList_Append (listobject.c:335)\n==1==    by 0x3: nnvisr_create (in libnnvisr_bridge.so)\n"
     )
+    small_int = (
+        "==1== Conditional jump or move depends on uninitialised value(s)\n"
+        "==1==    at 0x1: maybe_small_long (longobject.c:71)\n==1==    by 0x3: nnvisr_create (in libnnvisr_bridge.so)\n"
+    )
     leak = (
         "==1== 8 bytes in 1 blocks are definitely lost\n==1==    at 0x1: malloc\n"
         "==1==    by 0x2: push_frame (vf_nnvisr.c:400)\n"
@@ -78,7 +86,8 @@ def test_findings_filter() -> None:
         "==1==    by 0x3: ??? (in onnxruntime_pybind11_state.so)\n==1==    by 0x4: PyModule_ExecDef\n"
         "==1==    by 0x5: PyEval_EvalCode\n==1==    by 0x6: _cffi_start_python (in libnnvisr_bridge.so)\n"
     )
-    assert len(findings("==1== \n".join([ours, called_by_ours, kernel, noise, interpreter, leak, library_leak]))) == 4
+    blocks = [ours, called_by_ours, kernel, noise, interpreter, small_int, leak, library_leak]
+    assert len(findings("==1== \n".join(blocks))) == 4
 
 
 # name -> (ffmpeg arguments, the filter's options, whether ffmpeg succeeds); the bundled default model, else a
