@@ -108,6 +108,17 @@ def filter_raw(
     return target.read_bytes(), result.stderr
 
 
+def count_frames(ffmpeg: pathlib.Path, path: pathlib.Path) -> int:
+    """Video frames in a file, as ffprobe decodes them."""
+    result = subprocess.run(
+        [str(ffmpeg.parent / "ffprobe"), "-v", "error", "-count_frames", "-select_streams", "v:0",
+         "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.strip())
+
+
 def frame_times(ffmpeg: pathlib.Path, args: list[str]) -> list[tuple[int, int]]:
     """(pts, duration) of every output frame, from the framecrc muxer."""
     result = run(ffmpeg, [*args, "-f", "framecrc", "-"])

@@ -8,26 +8,15 @@ import json
 import pathlib
 import re
 import signal
-import subprocess
 
 import numpy as np
 import onnx_models
 import pytest
-from ffmpeg_run import run
+from ffmpeg_run import count_frames, run
 from size_change import SIZE_CHANGES, size_change_without_new_graph
 
 MIX = np.array([[0.9, 0.1, 0.0], [0.0, 0.8, 0.2], [0.1, 0.0, 0.9]])
 BIAS = np.zeros(3)
-
-
-def count_frames(ffmpeg: pathlib.Path, path: pathlib.Path) -> int:
-    result = subprocess.run(
-        [str(ffmpeg.parent / "ffprobe"), "-v", "error", "-count_frames", "-select_streams", "v:0",
-         "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return int(result.stdout.strip())
 
 
 @pytest.mark.parametrize("form", SIZE_CHANGES)

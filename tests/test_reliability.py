@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import onnx_models
-from ffmpeg_run import RAW, filter_raw, raw_to_rgb, rgb_to_raw, run
+from ffmpeg_run import RAW, count_frames, filter_raw, raw_to_rgb, rgb_to_raw, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,16 +20,6 @@ from nnvisr_core.options import FIELDS, PACKAGE_KEYS
 
 MIX = np.array([[0.9, 0.1, 0.0], [0.0, 0.8, 0.2], [0.1, 0.0, 0.9]])
 BIAS = np.zeros(3)
-
-
-def count_frames(ffmpeg: pathlib.Path, path: pathlib.Path) -> int:
-    result = subprocess.run(
-        [str(ffmpeg.parent / "ffprobe"), "-v", "error", "-count_frames", "-select_streams", "v:0",
-         "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return int(result.stdout.strip())
 
 
 def test_two_instances_in_one_graph(ffmpeg: pathlib.Path, tmp_path: pathlib.Path) -> None:
