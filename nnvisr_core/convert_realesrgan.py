@@ -37,6 +37,7 @@ from .ncnn import ConvertError, Layer, ModelBin, parse_param
 from .ncnn.convert import OPSET
 from .ncnn.reader import FP16_TAG
 from .package import INSTALLED
+from .zoo import up_to_date
 
 __all__ = ["FP16_TAG", "OPSET", "ConvertError", "Layer", "ModelBin", "build_onnx", "convert_all", "parse_param"]
 
@@ -94,20 +95,6 @@ def _sha256(path: pathlib.Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def up_to_date(package: pathlib.Path, inputs: tuple[pathlib.Path, ...]) -> bool:
-    """Outputs exist, are newer than the inputs and come from this converter version."""
-    outputs = [package / "model.onnx", package / "nnvisr.json", package / STAMP]
-    if not all(path.is_file() for path in outputs):
-        return False
-    try:
-        stamp = json.loads((package / STAMP).read_text())
-    except (OSError, json.JSONDecodeError):
-        return False
-    if not isinstance(stamp, dict) or stamp.get("converter_version") != CONVERTER_VERSION:
-        return False
-    return min(p.stat().st_mtime for p in outputs) >= max(p.stat().st_mtime for p in inputs)
-
-
 def _describe(layers: list[Layer], scale: int) -> str:
     convs = sum(layer.kind == "Convolution" for layer in layers)
     shuffle = next((layer.get(0, 1) for layer in layers if layer.kind == "PixelShuffle"), scale)
@@ -155,7 +142,7 @@ def convert_all(source: pathlib.Path, dest: pathlib.Path, force: bool = False) -
         if missing:
             raise ConvertError(f"missing {', '.join(missing)}")
         name = PACKAGE_NAME.format(scale=scale)
-        if not force and up_to_date(dest / name, inputs):
+        if not force and up_to_date(dest / name, inputs, CONVERTER_VERSION):
             yield name, "up to date"
             continue
         start = time.perf_counter()

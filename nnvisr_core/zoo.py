@@ -209,7 +209,9 @@ def _write_atomic(path: pathlib.Path, data: bytes) -> None:
     os.replace(partial, path)
 
 
-def up_to_date(package: pathlib.Path, inputs: list[pathlib.Path]) -> bool:
+def up_to_date(package: pathlib.Path, inputs: list[pathlib.Path] | tuple[pathlib.Path, ...],
+               version: int = CONVERTER_VERSION) -> bool:
+    """A converted package's files exist, are newer than the inputs and come from this converter version."""
     outputs = [package / "model.onnx", package / "nnvisr.json", package / STAMP]
     if not all(path.is_file() for path in outputs):
         return False
@@ -217,7 +219,7 @@ def up_to_date(package: pathlib.Path, inputs: list[pathlib.Path]) -> bool:
         stamp = json.loads((package / STAMP).read_text())
     except (OSError, json.JSONDecodeError):
         return False
-    if not isinstance(stamp, dict) or stamp.get("converter_version") != CONVERTER_VERSION:
+    if not isinstance(stamp, dict) or stamp.get("converter_version") != version:
         return False
     return min(p.stat().st_mtime for p in outputs) >= max(p.stat().st_mtime for p in inputs)
 
