@@ -52,3 +52,38 @@ def write_package(folder: pathlib.Path, stem: str, extract: nn.Module, fusion: n
             names.append(f"f{m}l{i}")
     export(fusion, tuple(feeds), names, [f"h{k}" for k in outputs], colour / f"ff_{stem}.onnx")
     (folder / "nnvisr.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def load_package_weights(folder: pathlib.Path, extract: nn.Module, fusion: nn.Module) -> None:
+    """Starting weights from a package's rgb_1_1 networks: the exporter names ONNX initializers after the
+    parameters, so a package is its own checkpoint."""
+    import onnx
+    from onnx import numpy_helper
+
+    for module, prefix in ((extract, "fe_"), (fusion, "ff_")):
+        (path,) = sorted((folder / "rgb_1_1").glob(f"{prefix}*.onnx"))
+        weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in onnx.load(path).graph.initializer}
+        state = module.state_dict()
+        missing = [name for name in state if name not in weights]
+        if missing:
+            raise SystemExit(f"{path} lacks {', '.join(missing)}: not the network these options build")
+        module.load_state_dict({name: weights[name] for name in state})
+
+
+def write_yuv_folder(folder: pathlib.Path, stem: str, extract: nn.Module, fusion: nn.Module, levels: int,
+                     members: list[int], outputs: list[int], height: int = 36, width: int = 64) -> None:
+    """folder/yuv_1_1_1/fe_{stem}_yuv1-1.onnx + ff_ twin: upstream's YUV interface (y, uv in; h{k}_y, h{k}_uv out)."""
+    def frame() -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.rand(2, 1, height, width), torch.rand(2, 2, height // 2, width // 2)
+
+    with torch.no_grad():
+        per_member = {m: extract(*frame()) for m in members}
+    colour = folder / "yuv_1_1_1"
+    export(extract, frame(), ["y", "uv"], [f"l{i}" for i in range(levels)], colour / f"fe_{stem}_yuv1-1.onnx")
+    feeds, names = [], []
+    for m in members:
+        for i in range(levels):
+            feeds.append(per_member[m][i])
+            names.append(f"f{m}l{i}")
+    output_names = [name for k in outputs for name in (f"h{k}_y", f"h{k}_uv")]
+    export(fusion, tuple(feeds), names, output_names, colour / f"ff_{stem}_yuv1-1.onnx")

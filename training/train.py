@@ -3,6 +3,8 @@
     python training/train.py vsr --frames 3 --out nnvisr_core/models/default
     python training/train.py vsr --frames 1 --out training/runs/single-frame     (the baseline)
     python training/train.py interp --out nnvisr_core/models/interpolate
+    python training/train.py vsr --yuv --init nnvisr_core/models/default --out nnvisr_core/models/default
+        (adds the YUV 4:2:0 variant yuv_1_1_1/ beside rgb_1_1/, fine-tuned from the RGB network: yuv.py)
 
 Seeded: the same command on the same torch build gives the same weights.
 """
@@ -17,8 +19,10 @@ import time
 
 import torch
 from data import ClipSampler, box_down
-from export import write_package
+from export import load_package_weights, write_package, write_yuv_folder
 from nets import InterpExtract, InterpFusion, VsrExtract, VsrFusion
+from torch import nn
+from yuv import YuvExtract, YuvInterpFusion, YuvVsrFusion, box_down_codes, codes_to_levels, rgb_to_codes
 
 # The bundled networks are trained on plain [0, 1] RGB, not on upstream NNVISR's default ImageNet statistics.
 PLAIN_NORM = {"norm_mean": [0, 0, 0], "norm_std": [1, 1, 1]}
@@ -37,6 +41,33 @@ def vsr_loss(extract: VsrExtract, fusion: VsrFusion, clips: torch.Tensor, frames
     features = [level[:, j] for j in range(frames) for level in levels]
     outputs = torch.stack(fusion(*features), 1)
     return charbonnier(outputs, windows)
+
+
+def yuv_loss(outputs: list[torch.Tensor], y: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+    """outputs: y, uv, y, uv, ... of the frames in y [N,1,H,W] / uv; luma counts most (Y-PSNR is the measure)."""
+    out_y, out_uv = torch.cat(outputs[0::2]), torch.cat(outputs[1::2])
+    return charbonnier(out_y, y) + 0.25 * charbonnier(out_uv, uv)
+
+
+def yuv_vsr_loss(extract: nn.Module, fusion: nn.Module, clips: torch.Tensor, frames: int) -> torch.Tensor:
+    batch, length = clips.shape[:2]
+    windows = clips.reshape(batch * length // frames, frames, *clips.shape[2:])
+    y_codes, uv_codes = rgb_to_codes(windows)
+    low_y, low_uv = codes_to_levels(box_down_codes(y_codes), box_down_codes(uv_codes))
+    levels = [level.unflatten(0, (-1, frames)) for level in extract(low_y.flatten(0, 1), low_uv.flatten(0, 1))]
+    features = [level[:, j] for j in range(frames) for level in levels]
+    outputs = fusion(*features)
+    y, uv = codes_to_levels(y_codes, uv_codes)
+    # outputs are member-major (y0, uv0, y1, uv1, ...): match them member by member
+    return yuv_loss(outputs, torch.cat([y[:, j] for j in range(frames)]), torch.cat([uv[:, j] for j in range(frames)]))
+
+
+def yuv_interp_loss(extract: nn.Module, fusion: nn.Module, clips: torch.Tensor) -> torch.Tensor:
+    y, uv = codes_to_levels(*rgb_to_codes(clips))
+    levels = extract(torch.cat([y[:, 0], y[:, 2]]), torch.cat([uv[:, 0], uv[:, 2]]))
+    f0 = [level[: len(clips)] for level in levels]
+    f2 = [level[len(clips):] for level in levels]
+    return yuv_loss(list(fusion(*f0, *f2)), y[:, 1], uv[:, 1])
 
 
 def interp_loss(extract: InterpExtract, fusion: InterpFusion, clips: torch.Tensor) -> torch.Tensor:
@@ -70,6 +101,10 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--yuv", action="store_true",
+                        help="train the YUV 4:2:0 variant (yuv.py) and add its folder yuv_1_1_1 to the package")
+    parser.add_argument("--init", type=pathlib.Path,
+                        help="model package whose rgb_1_1 networks give the starting weights (with --yuv)")
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
@@ -82,6 +117,16 @@ def main() -> None:
     else:
         extract, fusion = InterpExtract(args.channels, args.levels), InterpFusion(args.channels, args.body, args.levels)
         loss_of = lambda clips: interp_loss(extract, fusion, clips)  # noqa: E731
+    if args.init is not None:
+        load_package_weights(args.init, extract, fusion)
+    if args.yuv:
+        extract = YuvExtract(extract)
+        if args.task == "vsr":
+            fusion = YuvVsrFusion(fusion)
+            loss_of = lambda clips: yuv_vsr_loss(extract, fusion, clips, args.frames)  # noqa: E731
+        else:
+            fusion = YuvInterpFusion(fusion)
+            loss_of = lambda clips: yuv_interp_loss(extract, fusion, clips)  # noqa: E731
     parameters = list(extract.parameters()) + list(fusion.parameters())
     optimiser = torch.optim.Adam(parameters, lr=args.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -103,12 +148,18 @@ def main() -> None:
     print(f"trained {args.steps} steps in {seconds / 60:.1f} min, {count} parameters", flush=True)
 
     args.out.mkdir(parents=True, exist_ok=True)
+    facts_name = "training-yuv.json" if args.yuv else "training.json"
     command = {key: str(value) if isinstance(value, pathlib.Path) else value for key, value in vars(args).items()}
     torch.save({"extract": extract.state_dict(), "fusion": fusion.state_dict(), "args": command},
-               args.out / "weights.pt")
+               args.out / ("weights-yuv.pt" if args.yuv else "weights.pt"))
     sources = "scikit-image photographs" + (" and OpenCV's sample photographs" if args.opencv_data else "")
     sources += " with synthetic motion" + (" and OpenCV's sample videos" if args.video_share > 0 else "")
-    if args.task == "vsr":
+    if args.yuv:
+        n = args.frames if args.task == "vsr" else 2
+        stem = f"n{n}_2x2_l2" if args.task == "vsr" else f"n2_1x1_l{args.levels}"
+        members, outputs = (list(range(n)), list(range(1, n + 1))) if args.task == "vsr" else ([0, 2], [1])
+        write_yuv_folder(args.out, stem, extract, fusion, 2 if args.task == "vsr" else args.levels, members, outputs)
+    elif args.task == "vsr":
         n = args.frames
         layout = f"{n}-frame windows, deformable alignment" if n > 1 else "one frame at a time"
         manifest = {
@@ -131,7 +182,7 @@ def main() -> None:
         write_package(args.out, f"n2_1x1_l{args.levels}", extract, fusion, args.channels, args.levels, [0, 2], [1],
                       manifest)
     facts = {"steps": args.steps, "minutes": round(seconds / 60, 1), "parameters": count, "command": command}
-    (args.out / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
+    (args.out / facts_name).write_text(json.dumps(facts, indent=2) + "\n")
 
 
 if __name__ == "__main__":

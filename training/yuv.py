@@ -1,0 +1,123 @@
+"""YUV 4:2:0 variants of the bundled networks, in upstream NNVISR's YUV interface.
+
+A yuv420p source then never goes through 8-bit RGB: extraction takes `y` [N,1,H,W] and `uv` [N,2,H/2,W/2] as the
+filter's plain levels give them (luma black..white -> 0..1, neutral chroma -> 0.5), and fusion returns `h{k}_y` and
+`h{k}_uv`. The variant is the RGB network between two 1x1 colour convolutions, initialised to the BT.709 matrix
+(levels -> RGB in front, RGB -> levels behind), then fine-tuned end to end on YUV frames: the colour convolutions
+train with the rest, so the network is no longer tied to the matrix it started from. Chroma is brought to full
+resolution (bilinear) in front and back to 4:2:0 by a 2x2 mean behind.
+
+Training frames follow the yuv420p pipeline a user has: photographs converted to 8-bit BT.709 limited-range YUV with
+4:2:0 chroma (2x2 mean), rounded to codes; low resolution = the 2x2 mean of each plane's codes, rounded.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+KR, KB = 0.2126, 0.0722  # BT.709
+KG = 1 - KR - KB
+
+
+def levels_to_rgb_matrix() -> torch.Tensor:
+    """[3,3]: (y, u - 0.5, v - 0.5) -> R'G'B' in 0..1 (E'Y, E'Cb, E'Cr of BT.709)."""
+    return torch.tensor([
+        [1.0, 0.0, 2 * (1 - KR)],
+        [1.0, -2 * (1 - KB) * KB / KG, -2 * (1 - KR) * KR / KG],
+        [1.0, 2 * (1 - KB), 0.0],
+    ])
+
+
+def colour_conv(matrix: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
+    layer = nn.Conv2d(3, 3, 1)
+    with torch.no_grad():
+        layer.weight.copy_(matrix.view(3, 3, 1, 1))
+        layer.bias.copy_(bias)
+    return layer
+
+
+def to_rgb_conv() -> nn.Conv2d:
+    matrix = levels_to_rgb_matrix()
+    return colour_conv(matrix, -matrix[:, 1:].sum(1) * 0.5)  # the chroma's 0.5 offset folded into the bias
+
+
+def to_levels_conv() -> nn.Conv2d:
+    return colour_conv(torch.linalg.inv(levels_to_rgb_matrix()), torch.tensor([0.0, 0.5, 0.5]))
+
+
+def upsample_chroma(uv: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """uv [N,2,ceil(H/2),ceil(W/2)] -> [N,2,H,W]."""
+    full = F.interpolate(uv, scale_factor=2, mode="bilinear", align_corners=False)
+    return full[:, :, : like.shape[2], : like.shape[3]]
+
+
+def split_420(levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """[N,3,H,W] (H, W even) -> y [N,1,H,W], uv [N,2,H/2,W/2] (2x2 mean)."""
+    return levels[:, :1], F.avg_pool2d(levels[:, 1:], 2)
+
+
+class YuvExtract(nn.Module):
+    def __init__(self, rgb_extract: nn.Module) -> None:
+        super().__init__()
+        self.to_rgb = to_rgb_conv()
+        self.rgb = rgb_extract
+
+    def forward(self, y: torch.Tensor, uv: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.rgb(self.to_rgb(torch.cat([y, upsample_chroma(uv, y)], 1)))
+
+
+class YuvVsrFusion(nn.Module):
+    """Outputs y, uv, y, uv, ...: one pair per member."""
+
+    def __init__(self, rgb_fusion: nn.Module) -> None:
+        super().__init__()
+        self.rgb = rgb_fusion
+        self.to_levels = to_levels_conv()
+
+    def forward(self, *features: torch.Tensor) -> list[torch.Tensor]:
+        out: list[torch.Tensor] = []
+        for rgb in self.rgb(*features):
+            out.extend(split_420(self.to_levels(rgb)))
+        return out
+
+
+class YuvInterpFusion(nn.Module):
+    def __init__(self, rgb_fusion: nn.Module) -> None:
+        super().__init__()
+        self.rgb = rgb_fusion
+        self.to_levels = to_levels_conv()
+
+    def forward(self, *features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return split_420(self.to_levels(self.rgb(*features)))
+
+
+# ------------------------------------------------------------------ training frames
+
+
+def rgb_to_codes(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """8-bit RGB in 0..1 [..., 3, H, W] -> BT.709 limited-range codes: Y [..., 1, H, W], UV [..., 2, H/2, W/2]
+    (4:2:0 by the 2x2 mean of full-resolution chroma), rounded."""
+    r, g, b = rgb.unbind(-3)
+    luma = KR * r + KG * g + KB * b
+    cb = (b - luma) / (2 * (1 - KB))
+    cr = (r - luma) / (2 * (1 - KR))
+    shape = rgb.shape[:-3]
+    chroma = torch.stack([cb, cr], -3).flatten(0, -4) if shape else torch.stack([cb, cr], -3)[None]
+    chroma = F.avg_pool2d(chroma, 2).reshape(*shape, 2, rgb.shape[-2] // 2, rgb.shape[-1] // 2)
+    y = torch.round(16 + 219 * luma.unsqueeze(-3)).clamp(16, 235)
+    uv = torch.round(128 + 224 * chroma).clamp(16, 240)
+    return y, uv
+
+
+def box_down_codes(codes: torch.Tensor) -> torch.Tensor:
+    """[..., C, H, W] codes -> their 2x2 mean, rounded (the evaluation protocol's low resolution)."""
+    shape = codes.shape
+    return torch.round(F.avg_pool2d(codes.reshape(-1, *shape[-3:]), 2)).reshape(*shape[:-2], shape[-2] // 2,
+                                                                                  shape[-1] // 2)
+
+
+def codes_to_levels(y: torch.Tensor, uv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The filter's plain levels for 8-bit limited range (nnvisr_core/yuv_norm.py levels())."""
+    return (y - 16) / 219, (uv - 128) / 224 + 0.5
