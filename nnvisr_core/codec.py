@@ -66,10 +66,11 @@ class YuvCodec:
 
     dtype = np.dtype(np.float32)
 
-    def __init__(self, fmt: PixelFormat, options: Options, upstream_norm: bool) -> None:
+    def __init__(self, fmt: PixelFormat, options: Options, upstream_norm: bool, levels: bool = False) -> None:
         self.fmt = fmt
         self.options = options
-        self.upstream_norm = upstream_norm or options.norm_given or options.raw_norm
+        # levels: the package's YUV networks take plain levels, whatever norm_mean/norm_std say (the RGB ones')
+        self.upstream_norm = not levels and (upstream_norm or options.norm_given or options.raw_norm)
         self.upstream_defaults = upstream_norm
         self.matrix: tuple[float, float] | None = None
         self.norms: dict[bool, yuv_norm.YuvNormalisation] = {}
@@ -145,14 +146,16 @@ def plane_shapes(fmt: PixelFormat, width: int, height: int) -> list[tuple[int, i
 
 
 def make_codec(
-    fmt: PixelFormat, family: str, options: Options, codes: bool = False, upstream_contract: bool = False
+    fmt: PixelFormat, family: str, options: Options, codes: bool = False, upstream_contract: bool = False,
+    yuv_levels: bool = False,
 ) -> FrameCodec:
     """codes: the network converts pixels itself (pixels=model). upstream_contract: a model in upstream
-    NNVISR's two-stage layout, whose normalisation defaults are upstream's."""
+    NNVISR's two-stage layout, whose normalisation defaults are upstream's. yuv_levels: its YUV networks take
+    plain levels (nnvisr.json "yuv_levels")."""
     if fmt.family != family:
         raise NnvisrError(f"pixel format {fmt.name} does not suit a {family} model")
     if codes:
         return CodeRgbCodec(fmt, options, upstream_contract)
     if family == pixels.RGB:
         return RgbCodec(fmt, options, upstream_contract)
-    return YuvCodec(fmt, options, upstream_contract)
+    return YuvCodec(fmt, options, upstream_contract, yuv_levels)

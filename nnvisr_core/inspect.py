@@ -40,7 +40,7 @@ def _check_size(runner, options: Options, family: str, width: int, height: int) 
     fmt = pixels.FORMATS[pixels.formats_of_family(family)[0]]
     # As the filter will run it (pixels=model merges the conversion: another graph, another engine).
     codes = codes_wanted(options, runner) and takes_codes(fmt)
-    codec = make_codec(fmt, family, options, codes, runner.upstream_contract)
+    codec = make_codec(fmt, family, options, codes, runner.upstream_contract, runner.yuv_levels)
     norm = codec.norm if isinstance(codec, CodeRgbCodec) else None
     out_w, out_h = runner.configure(width, height, codec.tensor_shapes(width, height), codec.tensor_shapes, norm)
     return f"{width}x{height} -> {out_w}x{out_h} (scale_factor={options.scale_w:g}, scale_factor_h={options.scale_h:g})"
@@ -75,6 +75,8 @@ def describe(settings: list[str], width: int, height: int) -> list[str]:
             lines.append(f"  size check: {size}")
     lines += _flags(options)
     lines.append(_normalisation(options, runner.upstream_contract))
+    if runner.yuv_levels:
+        lines.append("YUV networks: plain levels (yuv_levels: luma black..white -> 0..1, neutral chroma -> 0.5)")
     return lines
 
 

@@ -108,7 +108,7 @@ class Options:
 
 FIELDS = {field.name: field for field in dataclasses.fields(Options)}
 # Keys a nnvisr.json may hold besides the options.
-PACKAGE_KEYS = {"onnx", "description", "license", "name", "format", "any_colour", "task", "source"}
+PACKAGE_KEYS = {"onnx", "description", "license", "name", "format", "any_colour", "yuv_levels", "task", "source"}
 # Options a nnvisr.json may not set, and why: a model package, which may come from anywhere, must
 # not choose which prebuilt TensorRT engines get loaded (a checksum proves a file intact, not who
 # built it). Only the user's own command line names engine_path.

@@ -48,6 +48,12 @@ class TwoStagePackage:
         trained on photographs of no particular colour space, such as the bundled ones)."""
         return self.config.get("any_colour") is True
 
+    @property
+    def yuv_levels(self) -> bool:
+        """nnvisr.json "yuv_levels": true: the YUV networks take plain levels (luma black..white -> 0..1, neutral
+        chroma -> 0.5, whatever the colour matrix, range and depth); norm_mean/norm_std are the RGB networks'."""
+        return self.config.get("yuv_levels") is True
+
 
 def colour_folders(directory: pathlib.Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.is_dir() and family_of_folder(p.name))

@@ -44,6 +44,8 @@ class Runner(Protocol):
     families: list[str]
     # Upstream NNVISR's contract (two-stage layout): its normalisation defaults apply.
     upstream_contract: bool
+    # A two-stage package whose YUV networks take plain levels (nnvisr.json "yuv_levels").
+    yuv_levels: bool
 
     def on_gpu(self) -> bool:
         """Whether the networks run (or are expected to run) on a GPU."""
@@ -141,7 +143,7 @@ def open_model(command_line: dict, logger: LogFunction) -> tuple[Options, Runner
         logger(log.VERBOSE, "options: " + ", ".join(f"{n}={getattr(options, n)} ({o})" for n, o in origins.items()))
     runner: Runner
     if isinstance(pkg, package.TwoStagePackage):
-        runner = TwoStageRunner(pkg.directory, pkg.folders, options, logger, pkg.any_colour)
+        runner = TwoStageRunner(pkg.directory, pkg.folders, options, logger, pkg.any_colour, pkg.yuv_levels)
     else:
         backend = open_backend(pkg.onnx_path, options, logger, options.batch_size_fusion)
 
@@ -201,7 +203,9 @@ class Processor:
         fmt = pixels.lookup(link.pix_fmt)
         self.fmt = fmt
         codes = codes_wanted(self.options, self.runner) and takes_codes(fmt)
-        self.codec = codec = make_codec(fmt, fmt.family, self.options, codes, self.runner.upstream_contract)
+        self.codec = codec = make_codec(
+            fmt, fmt.family, self.options, codes, self.runner.upstream_contract, self.runner.yuv_levels
+        )
         norm = codec.norm if isinstance(codec, CodeRgbCodec) else None
         self.in_size = (link.width, link.height)
         # Sizes the network cannot take are padded by edge replication and cropped back.

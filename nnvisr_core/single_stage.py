@@ -29,6 +29,7 @@ def output_size(size: int, scale: float) -> int:
 
 class SingleStageRunner:
     upstream_contract = False  # nnvisr's own contract: no normalisation unless asked
+    yuv_levels = False  # YUV models take plain levels unless norm_mean/norm_std are given
 
     def __init__(self, backend: Backend, options: Options, reopen: Reopen | None = None) -> None:
         self.backend = backend

@@ -134,6 +134,7 @@ class TiledRunner:
         self.families = inner.families
         self.options = inner.options
         self.upstream_contract = inner.upstream_contract
+        self.yuv_levels = inner.yuv_levels
 
     def on_gpu(self) -> bool:
         return self.inner.on_gpu()

@@ -58,13 +58,14 @@ class TwoStageRunner:
 
     def __init__(
         self, directory: pathlib.Path, folders: list[str], options: Options, logger: LogFunction,
-        any_colour: bool = False,
+        any_colour: bool = False, yuv_levels: bool = False,
     ) -> None:
         if options.scale_w is None:
             raise NnvisrError("two-stage models need scale_factor (it is part of their file names)")
         self.directory = directory
         self.folders = folders
         self.any_colour = any_colour
+        self.yuv_levels = yuv_levels
         self.options = options
         self.log = logger
         self.families = sorted({f for f in map(family_of_folder, folders) if f})

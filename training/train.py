@@ -130,7 +130,7 @@ def main() -> None:
     parameters = list(extract.parameters()) + list(fusion.parameters())
     optimiser = torch.optim.Adam(parameters, lr=args.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda step: min(1, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / args.steps)))
+        optimiser, lambda step: min(1, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / max(args.steps, 1))))
     start, running = time.monotonic(), 0.0
     for step in range(1, args.steps + 1):
         loss = loss_of(sampler.batch(args.batch))
