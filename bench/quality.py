@@ -86,6 +86,9 @@ def vsr_methods(available: set[str]) -> list[Method]:
     return methods
 
 
+# What the whole bench (no --methods) compares: the bundled models and FFmpeg's own scalers
+CORE_VSR = {"lanczos", "bicubic", "nnvisr default", "single-frame"}
+
 # The x2 models of the ncnn model zoo (those that have an x2 network)
 ZOO_X2 = [
     ("Real-CUGAN se x2", "realcugan-se-x2-no-denoise", "Real-CUGAN se, no denoising, MIT"),
@@ -352,6 +355,8 @@ def main() -> int:
 
     available = set(package.available_models())
     vsr, interp = vsr_methods(available), interp_methods()
+    if not args.methods:  # the converted models have their own report, bench/QUALITY_ZOO.md (--methods)
+        vsr = [m for m in vsr if m.name in CORE_VSR]
     if args.methods:
         wanted = {"lanczos", *args.methods.split(",")}
         missing = wanted - {m.name for m in vsr}
