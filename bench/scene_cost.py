@@ -89,10 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ffmpeg", type=Path, default=REPO / ".venv" / "bin" / "ffmpeg")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--frames", type=int, default=48, help="frames per run to start with (doubled if too short)")
+    parser.add_argument("--tries", type=int, default=cpu_bench.MAX_TRIES,
+                        help="runs of a round at most, while other load disturbs them (bench/run.py's rule)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="ONNX Runtime intra-op threads")
     parser.add_argument("--output", type=Path, default=BENCH / "RESULTS.md")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "nnvisr-bench")
     args = parser.parse_args(argv)
+    cpu_bench.MAX_TRIES = max(1, args.tries)
     try:
         os.setpriority(os.PRIO_PROCESS, 0, -10)  # as bench/run.py (root only)
     except OSError:
@@ -111,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         MARK,
         f"`{command}`, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d}: the bundled default model on "
         f"{WIDTH}x{HEIGHT} yuv420p testsrc2 frames, {args.threads} threads, {args.rounds} rounds "
-        f"({cpu_bench.disturbed_runs[0]} runs repeated for other load, {cpu_bench.disturbed_runs[1]} kept disturbed).",
+        f"({cpu_bench.disturbed_runs[0]} runs disturbed by other load, more than 3% of a CPU taken by other "
+        f"processes; {cpu_bench.disturbed_runs[1]} of the {2 * args.rounds} figures are from a disturbed run).",
         "",
         *cpu_bench.table(["scene", "fps (median)", "fps range"], rows),
         "",
@@ -121,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Commands (`{frames}` = frames per run):",
         "",
-        *[f"    {shlex.join(c.argv)}" for c in configs],
+        # (paths inside the repository relative to it: the commands run from its root)
+        *[f"    {shlex.join(c.argv).replace(f'{REPO}/', '')}" for c in configs],
         "",
     ]
     print("\n".join(lines))
