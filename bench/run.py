@@ -549,7 +549,7 @@ def report(bench: Bench, args, results: dict, command_line: str, peer_note: str,
         out += report_three(results["three"])
     if "four" in results:
         out += report_four(results["four"])
-    return out + report_gpu(args.output)
+    return out + report_gpu(args.output) + kept_section(args.output, SCENE_HEADING, SCENE_MARK)
 
 
 GPU_NONE = [
@@ -563,14 +563,25 @@ GPU_NONE = [
 GPU_MARK = "<!-- written by bench/gpu.py -->"
 
 
+SCENE_HEADING = "## Scene detection cost"
+SCENE_MARK = "<!-- written by bench/scene_cost.py -->"
+
+
+def kept_section(output: Path, heading: str, mark: str) -> list[str]:
+    """The section another script wrote into the previous RESULTS.md (it holds mark), or nothing."""
+    previous = output.read_text() if output.is_file() else ""
+    start = previous.find(heading)
+    if start >= 0:
+        end = previous.find("\n## ", start + 1)
+        section = previous[start : end if end >= 0 else None]
+        if mark in section:
+            return section.rstrip("\n").split("\n") + [""]
+    return []
+
+
 def report_gpu(output: Path) -> list[str]:
     """The GPU section bench/gpu.py wrote on a GPU machine is kept; else say plainly there are no GPU figures."""
-    previous = output.read_text() if output.is_file() else ""
-    start = previous.find("## GPU")
-    if start >= 0 and GPU_MARK in previous[start:]:
-        end = previous.find("\n## ", start + 1)
-        return previous[start : end if end >= 0 else None].rstrip("\n").split("\n") + [""]
-    return GPU_NONE
+    return kept_section(output, "## GPU", GPU_MARK) or GPU_NONE
 
 
 def report_one(bench: Bench, args, one) -> list[str]:

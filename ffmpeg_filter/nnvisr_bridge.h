@@ -17,24 +17,43 @@
 #include <stdint.h>
 
 /* Bumped whenever a declaration below changes. */
-#define NNVISR_BRIDGE_ABI 3
+#define NNVISR_BRIDGE_ABI 4
 
 /* level uses FFmpeg's AV_LOG_* numbers; msg holds no trailing newline. */
 typedef void (*nnvisr_log_fn)(void *opaque, int level, const char *msg);
 
+/* NNVISRLinkConfig.link_flags: the input link's pixel format, as its
+ * AVPixFmtDescriptor describes it */
+#define NNVISR_FMT_RGB        1
+#define NNVISR_FMT_PLANAR     2
+#define NNVISR_FMT_FLOAT      4
+#define NNVISR_FMT_BIG_ENDIAN 8
+
 typedef struct NNVISRLinkConfig {
     /* filled by the filter: the negotiated input link */
     int in_w, in_h;
-    const char *pix_fmt;            /* av_get_pix_fmt_name() of the link format */
+    const char *pix_fmt;            /* av_get_pix_fmt_name() of the format the
+                                       model works in (frames are converted to
+                                       it when the link's differs) */
     int tb_num, tb_den;             /* input time base */
     int fr_num, fr_den;             /* input frame rate, 0/1 when unknown */
     int sar_num, sar_den;
+    /* the input link's own format, for what is measured on the frames as
+     * they arrive (scene cuts) */
+    const char *link_pix_fmt;
+    int link_depth;                 /* bits of the first component */
+    int link_components;
+    int link_flags;                 /* NNVISR_FMT_* */
+    int link_plane_bytes[4];        /* bytes of one row of each plane, 0 past the last */
+    int link_plane_rows[4];
     /* filled by the bridge: the output link */
     int out_w, out_h;
     int out_tb_num, out_tb_den;
     int out_fr_num, out_fr_den;
     /* metadata key whose presence on a frame marks a scene change, or "" */
     char scene_key[128];
+    /* metadata key that scene detection in front sets on every frame, or "" */
+    char presence_key[128];
 } NNVISRLinkConfig;
 
 typedef struct NNVISRFrame {
@@ -51,6 +70,11 @@ typedef struct NNVISRFrame {
     int color_trc;
     int colorspace;
     const char *scene_value;        /* value of the scene key on this frame, or NULL */
+    const char *presence_value;     /* value of the presence key on this frame, or NULL */
+    /* push: the frame as it came on the input link, before any conversion
+     * to the model's format (data/linesize when there is none) */
+    uint8_t *link_data[4];
+    int link_linesize[4];
 } NNVISRFrame;
 
 /* Returns NNVISR_BRIDGE_ABI; 0 means the embedded interpreter failed to start. */

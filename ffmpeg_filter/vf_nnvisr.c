@@ -38,6 +38,7 @@
 
 #include "libavutil/avstring.h"
 #include "libavutil/fifo.h"
+#include "libavutil/imgutils.h"
 #include "libavutil/mem.h"
 #include "libavutil/opt.h"
 #include "libavutil/pixdesc.h"
@@ -93,6 +94,7 @@ typedef struct NNVISRContext {
     int backend, device, threads, pixels;
     char *scene_key;
     double scene_threshold;
+    int scene;
     int alignment;
     char *tile;
     int tile_overlap, max_memory;
@@ -109,6 +111,7 @@ typedef struct NNVISRContext {
     AVFrame *model_in, *model_out;       /* frames in the model's format */
     int warned_interlaced;
     char scene_meta_key[sizeof(((NNVISRLinkConfig *)0)->scene_key)];
+    char presence_meta_key[sizeof(((NNVISRLinkConfig *)0)->presence_key)];
     int in_w, in_h;                 ///< input size and format the model is configured for
     enum AVPixelFormat in_format;
     int64_t next_seq;
@@ -152,6 +155,10 @@ static const AVOption nnvisr_options[] = {
     { "threads",            "CPU threads for the onnxruntime backend (0: every CPU the process may use; -1: from the model, else 0)", OFFSET(threads), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 1024, FLAGS },
     { "scene_key",          "frame metadata key marking a scene change (default lavfi.scd.time, set by scdet)", OFFSET(scene_key), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
     { "scene_threshold",    "when > 0, scene_key holds a score and a scene starts where it reaches this value (-1: from the model, else 0)", OFFSET(scene_threshold), AV_OPT_TYPE_DOUBLE, { .dbl = -1 }, -1, DBL_MAX, FLAGS },
+    { "scene",              "where scene cuts come from; windows never cross one (-1: from the model, else auto)", OFFSET(scene), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 2, FLAGS, .unit = "scene" },
+        { "auto",        "scene_key's metadata when set or when frames carry scdet's, else detected here with scdet's measure (threshold scene_threshold, else 10)", 0, AV_OPT_TYPE_CONST, { .i64 = 0 }, 0, 0, FLAGS, .unit = "scene" },
+        { "metadata",    "only scene_key's metadata (put scdet in front)",       0, AV_OPT_TYPE_CONST, { .i64 = 1 }, 0, 0, FLAGS, .unit = "scene" },
+        { "off",         "none: windows span every frame",                       0, AV_OPT_TYPE_CONST, { .i64 = 2 }, 0, 0, FLAGS, .unit = "scene" },
     { "alignment",          "the network takes sizes that are multiples of this: pad by edge replication, crop back (-1: from the model)", OFFSET(alignment), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 1024, FLAGS },
     { "tile",               "run frames in tiles of WxH input pixels, bounding memory by the tile (default: whole frames)", OFFSET(tile), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, FLAGS },
     { "tile_overlap",       "input pixels of context around each tile; the output equals untiled when the network's receptive field fits (-1: from the model, else 16)", OFFSET(tile_overlap), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 1024, FLAGS },
@@ -517,6 +524,27 @@ static void warn_if_interlaced(AVFilterContext *ctx, const AVFrame *in)
            in->flags & AV_FRAME_FLAG_TOP_FIELD_FIRST ? "top" : "bottom");
 }
 
+/* The input link's format as the bridge measures frames in it (scene cuts). */
+static void describe_link_format(NNVISRLinkConfig *cfg, const AVFilterLink *inlink)
+{
+    const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(inlink->format);
+    int nb_planes = av_pix_fmt_count_planes(inlink->format);
+
+    cfg->link_pix_fmt    = desc->name;
+    cfg->link_depth      = desc->comp[0].depth;
+    cfg->link_components = desc->nb_components;
+    cfg->link_flags      = (desc->flags & AV_PIX_FMT_FLAG_RGB    ? NNVISR_FMT_RGB        : 0) |
+                           (desc->flags & AV_PIX_FMT_FLAG_PLANAR ? NNVISR_FMT_PLANAR     : 0) |
+                           (desc->flags & AV_PIX_FMT_FLAG_FLOAT  ? NNVISR_FMT_FLOAT      : 0) |
+                           (desc->flags & AV_PIX_FMT_FLAG_BE     ? NNVISR_FMT_BIG_ENDIAN : 0);
+    for (int i = 0; i < nb_planes && i < 4; i++) {
+        int bytes = av_image_get_linesize(inlink->format, inlink->w, i);
+        cfg->link_plane_bytes[i] = FFMAX(bytes, 0);
+        cfg->link_plane_rows[i]  = i == 1 || i == 2 ? AV_CEIL_RSHIFT(inlink->h, desc->log2_chroma_h)
+                                                    : inlink->h;
+    }
+}
+
 static int config_output(AVFilterLink *outlink)
 {
     AVFilterContext *ctx = outlink->src;
@@ -538,6 +566,7 @@ static int config_output(AVFilterLink *outlink)
         .sar_den = inlink->sample_aspect_ratio.den,
     };
 
+    describe_link_format(&cfg, inlink);
     if (s->bridge.configure(s->handle, &cfg) < 0)
         return AVERROR(EINVAL);
     s->model_fmt = model_fmt;
@@ -553,6 +582,7 @@ static int config_output(AVFilterLink *outlink)
     else
         outlink->sample_aspect_ratio = inlink->sample_aspect_ratio;
     av_strlcpy(s->scene_meta_key, cfg.scene_key, sizeof(s->scene_meta_key));
+    av_strlcpy(s->presence_meta_key, cfg.presence_key, sizeof(s->presence_meta_key));
     /* kept apart: a filter in front may change the link's size afterwards */
     s->in_w      = inlink->w;
     s->in_h      = inlink->h;
@@ -586,7 +616,7 @@ static int push_frame(AVFilterContext *ctx, AVFrame *in)
     NNVISRContext *s = ctx->priv;
     PendingProps pending = { .seq = s->next_seq++, .props = av_frame_alloc() };
     NNVISRFrame f = { .pts = in->pts, .duration = in->duration, .seq = pending.seq };
-    const AVDictionaryEntry *scene;
+    const AVDictionaryEntry *scene, *presence;
     int ret;
 
     if (!pending.props) {
@@ -618,8 +648,14 @@ static int push_frame(AVFilterContext *ctx, AVFrame *in)
     } else {
         fill_planes(&f, in);
     }
+    for (int i = 0; i < 4; i++) {
+        f.link_data[i]     = in->data[i];
+        f.link_linesize[i] = in->linesize[i];
+    }
     scene = s->scene_meta_key[0] ? av_dict_get(in->metadata, s->scene_meta_key, NULL, 0) : NULL;
     f.scene_value = scene ? scene->value : NULL;
+    presence = s->presence_meta_key[0] ? av_dict_get(in->metadata, s->presence_meta_key, NULL, 0) : NULL;
+    f.presence_value = presence ? presence->value : NULL;
 
     ret = s->bridge.push(s->handle, &f);
     av_frame_free(&in);

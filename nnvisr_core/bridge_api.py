@@ -24,8 +24,9 @@ from .colour import ColourInfo
 from .errors import NnvisrError
 from .options import parse_filter_options
 from .processor import LinkConfig, Processor
+from .scene_detect import LinkFormat
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 _instances: dict[int, _Instance] = {}
 _handles = itertools.count(1)
@@ -141,6 +142,51 @@ def bind(ffi: Any, lib: Any) -> None:
             views.append(view)
         return views
 
+    def link_planes_of(instance: _Instance, frame: Any) -> list[np.ndarray] | None:
+        """Views of the planes the scene measure reads, of the frame as it came on the link; None when the
+        measure reads none of this frame. Sized from the configured link format (planes_of checked the size)."""
+        processor = instance.processor
+        assert processor is not None and processor.cuts is not None
+        wanted = processor.scene_planes_wanted()
+        if not wanted:
+            return None
+        dtype = processor.cuts.plane_dtype()
+        cache = instance.planes
+        views = []
+        for i, (rows, samples) in enumerate(processor.cuts.plane_shapes()[:wanted]):
+            pointer, linesize = frame.link_data[i], frame.link_linesize[i]
+            key = (int(ffi.cast("uintptr_t", pointer)), linesize, rows, samples, dtype)
+            view = cache.get(key)
+            if view is None:
+                if pointer == ffi.NULL or abs(linesize) < samples * dtype.itemsize:
+                    raise NnvisrError(f"plane {i} of an input frame is missing or its lines are too short")
+                if len(cache) >= PLANE_CACHE_SIZE:
+                    cache.clear()
+                view = cache[key] = _plane(ffi, pointer, linesize, rows, samples, dtype)
+            views.append(view)
+        return views
+
+    def link_format(cfg: Any) -> LinkFormat:
+        """The input link's own pixel format, as the filter described it."""
+        planes = [i for i in range(4) if cfg.link_plane_bytes[i] > 0]
+        flags = cfg.link_flags
+        return LinkFormat(
+            ffi.string(cfg.link_pix_fmt).decode(),
+            cfg.link_depth,
+            cfg.link_components,
+            bool(flags & lib.NNVISR_FMT_RGB),
+            bool(flags & lib.NNVISR_FMT_PLANAR),
+            bool(flags & lib.NNVISR_FMT_FLOAT),
+            bool(flags & lib.NNVISR_FMT_BIG_ENDIAN),
+            tuple(cfg.link_plane_bytes[i] for i in planes),
+            tuple(cfg.link_plane_rows[i] for i in planes),
+        )
+
+    def copy_key(destination: Any, key: str) -> None:
+        """Into a char[] of the link configuration, cut to fit."""
+        raw = os.fsencode(key)[: len(destination) - 1]
+        ffi.memmove(destination, raw + b"\0", len(raw) + 1)
+
     def option_pairs(options: Any) -> list[tuple[str, str]]:
         """The NULL-terminated name, value, ... array of nnvisr_create(); values are file names or text.
         Bytes that are not UTF-8 (a file name in another encoding) survive as surrogates: os functions
@@ -200,13 +246,14 @@ def bind(ffi: Any, lib: Any) -> None:
             ffi.string(cfg.pix_fmt).decode(),
             Fraction(cfg.tb_num, cfg.tb_den),
             frame_rate,
+            link_format(cfg) if cfg.link_pix_fmt != ffi.NULL else None,
         )
         out = instance.processor.configure(link)
         cfg.out_w, cfg.out_h = out.width, out.height
         cfg.out_tb_num, cfg.out_tb_den = out.time_base.numerator, out.time_base.denominator
         cfg.out_fr_num, cfg.out_fr_den = out.frame_rate.numerator, out.frame_rate.denominator
-        key = os.fsencode(out.scene_key)[: len(cfg.scene_key) - 1]
-        ffi.memmove(cfg.scene_key, key + b"\0", len(key) + 1)
+        copy_key(cfg.scene_key, out.scene_key)
+        copy_key(cfg.presence_key, out.presence_key)
         return 0
 
     @ffi.def_extern(error=-1)
@@ -215,8 +262,10 @@ def bind(ffi: Any, lib: Any) -> None:
         processor = instance.processor
         assert processor is not None
         scene = ffi.string(frame.scene_value).decode("utf-8", "replace") if frame.scene_value else None
+        presence = ffi.string(frame.presence_value).decode("utf-8", "replace") if frame.presence_value else None
+        planes = planes_of(instance, frame, output=False)
         return processor.push(
-            planes_of(instance, frame, output=False),
+            planes,
             frame.seq,
             frame.pts,
             frame.duration,
@@ -224,6 +273,8 @@ def bind(ffi: Any, lib: Any) -> None:
             frame.color_range,
             # read once: the processor keeps the first frame's
             ColourInfo(frame.color_primaries, frame.color_trc, frame.colorspace) if processor.colour is None else None,
+            presence,
+            link_planes_of(instance, frame) if processor.cuts is not None else None,
         )
 
     @ffi.def_extern(error=-1)

@@ -22,6 +22,9 @@ BACKENDS = ("auto", "onnxruntime", "cuda", "tensorrt")
 UPSTREAM_NORM = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 PLAIN_NORM = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 PIXEL_PATHS = ("auto", "host", "model")
+# Where a temporal model's scene cuts come from (scene_cuts.py).
+SCENE_MODES = ("auto", "metadata", "off")
+DEFAULT_SCENE_KEY = "lavfi.scd.time"  # scdet's, on the first frame of each scene
 
 
 @dataclasses.dataclass
@@ -51,8 +54,10 @@ class Options:
     pixels: str = "auto"
     device: int = 0
     threads: int = 0
-    scene_key: str = "lavfi.scd.time"
+    # None: not given (DEFAULT_SCENE_KEY); scene=auto then measures cuts itself when no scdet ran in front.
+    scene_key: str | None = None
     scene_threshold: float = 0.0
+    scene: str = "auto"
     alignment: int = 1  # the network takes sizes that are multiples of this
     # Run frames in tiles of WxH input pixels (tiling.py), each with tile_overlap pixels of context on
     # every side; or let max_memory (MiB) choose the tile. None / 0: whole frames.
@@ -92,6 +97,10 @@ class Options:
     def output_frames(self) -> int:
         """Frames the network produces per window."""
         return 2 * self.consumed if self.double_frame else self.consumed
+
+    @property
+    def scene_metadata_key(self) -> str:
+        return self.scene_key if self.scene_key is not None else DEFAULT_SCENE_KEY
 
     @property
     def norm_given(self) -> bool:
@@ -315,6 +324,8 @@ def validate(options: Options, logger: LogFunction = log.silent) -> None:
         raise NnvisrError(f"backend must be one of {', '.join(BACKENDS)}, got {options.backend!r}")
     if options.pixels not in PIXEL_PATHS:
         raise NnvisrError(f"pixels must be one of {', '.join(PIXEL_PATHS)}, got {options.pixels!r}")
+    if options.scene not in SCENE_MODES:
+        raise NnvisrError(f"scene must be one of {', '.join(SCENE_MODES)}, got {options.scene!r}")
     if options.norm_std is not None and any(s == 0 for s in options.norm_std):
         raise NnvisrError("norm_std must not contain 0")
     cpus = usable_cpus()

@@ -34,6 +34,8 @@ from .colour import ColourInfo
 from .errors import NnvisrError
 from .log import LogFunction
 from .options import Options, check_output_size, from_package, merge, tile_size
+from .scene_cuts import SceneCuts
+from .scene_detect import LinkFormat
 from .scheduler import InputFrame, OutputFrame, Scheduler, Window, make_scheduler
 from .single_stage import FrameLookup, OutputLookup, SingleStageRunner, output_size
 from .tiling import TiledRunner
@@ -86,6 +88,8 @@ class LinkConfig:
     pix_fmt: str
     time_base: Fraction
     frame_rate: Fraction  # 0 when unknown
+    # The link's own format, before any conversion to pix_fmt (scene cuts are measured in it); None: pix_fmt.
+    link_format: LinkFormat | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +98,8 @@ class OutputLink:
     height: int
     time_base: Fraction
     frame_rate: Fraction
-    scene_key: str
+    scene_key: str  # metadata keys the filter hands over with each frame, "" for none
+    presence_key: str
 
 
 MAX_IN_FLIGHT = 1  # batches still running when the filter gets control back
@@ -131,6 +136,16 @@ def _replicate_edges(tensor: np.ndarray, crop: tuple[slice, ...]) -> None:
     height, width = crop[-2].stop, crop[-1].stop
     tensor[..., :height, width:] = tensor[..., :height, width - 1 : width]
     tensor[..., height:, :] = tensor[..., height - 1 : height, :]
+
+
+def model_link_format(fmt: pixels.PixelFormat, width: int, height: int) -> LinkFormat:
+    """A model format as a link format: for frames pushed in the model's format itself."""
+    shapes = plane_shapes(fmt, width, height)
+    itemsize = np.dtype(fmt.dtype).itemsize
+    return LinkFormat(
+        fmt.name, fmt.depth, 3, fmt.family == pixels.RGB, not fmt.packed, fmt.floating, False,
+        tuple(samples * itemsize for _, samples in shapes), tuple(rows for rows, _ in shapes),
+    )
 
 
 def open_model(command_line: dict, logger: LogFunction) -> tuple[Options, Runner]:
@@ -180,6 +195,8 @@ class Processor:
         self.first_pushed: int | None = None
         self.last_pushed = -1
         self.last_pulled = -1
+        # Where scene cuts come from: only temporal models have any (set at configure).
+        self.cuts: SceneCuts | None = None
 
     # ------------------------------------------------------------ set-up
 
@@ -239,8 +256,18 @@ class Processor:
             and self.runner.input_slot(0) is not None
         )
         temporal = self.options.window_frames > 1 or self.options.interpolating
-        # Image models need no scene cuts: the filter then skips the metadata lookup.
-        scene_key = self.options.scene_key if temporal else ""
+        # Image models need no scene cuts: nothing is measured, and the filter skips the metadata lookup.
+        self.cuts = None
+        if temporal:
+            self.cuts = SceneCuts(
+                self.options.scene,
+                self.options.scene_metadata_key,
+                self.options.scene_key is not None,
+                self.options.scene_threshold,
+                link.link_format or model_link_format(fmt, link.width, link.height),
+                self.log,
+            )
+        scene_key, presence_key = self.cuts.keys if self.cuts is not None else ("", "")
         time_base, frame_rate = link.time_base, link.frame_rate
         if self.options.interpolating:
             time_base, frame_rate = time_base / 2, frame_rate * 2
@@ -250,7 +277,7 @@ class Processor:
             f"{link.width}x{link.height} {link.pix_fmt} -> {out_w}x{out_h}, window {self.options.window_frames} "
             f"frames -> {self.options.output_frames}, batch {self.options.batch_size_fusion}",
         )
-        return OutputLink(out_w, out_h, time_base, frame_rate, scene_key)
+        return OutputLink(out_w, out_h, time_base, frame_rate, scene_key, presence_key)
 
     def _check_output_size(self, link: LinkConfig) -> tuple[int, int]:
         assert self.options.scale_w is not None and self.options.scale_h is not None
@@ -276,10 +303,27 @@ class Processor:
         scene: str | None,
         color_range: int,
         colour: ColourInfo | None = None,
+        presence: str | None = None,
+        link_planes: list[np.ndarray] | None = None,
     ) -> int:
-        """Take one input frame; returns how many output frames are ready."""
+        """Take one input frame; returns how many output frames are ready.
+
+        scene, presence: the values of the scene and presence keys on the frame (None when absent).
+        link_planes: the frame's planes as they came on the link (scene_planes_wanted() of them), when the
+        link's format is not the model's; None: planes themselves."""
         with memory.reported("running", self.options, self.in_size, self._tensor_shapes):
-            return self._push(planes, seq, pts, duration, scene, color_range, colour)
+            self._check_planes(planes, output=False)
+            scene_start = self._scene_start(scene, presence, planes if link_planes is None else link_planes)
+            return self._push(planes, seq, pts, duration, scene_start, color_range, colour)
+
+    def scene_planes_wanted(self) -> int:
+        """How many of the link frame's planes the next push needs for its scene cuts."""
+        return self.cuts.planes_wanted if self.cuts is not None else 0
+
+    def _scene_start(self, scene: str | None, presence: str | None, planes: list[np.ndarray]) -> bool:
+        if self.cuts is None:
+            return False
+        return self.cuts.starts_scene(scene, presence, planes[: self.cuts.planes_wanted])
 
     def _push(
         self,
@@ -287,12 +331,11 @@ class Processor:
         seq: int,
         pts: int,
         duration: int,
-        scene: str | None,
+        scene_start: bool,
         color_range: int,
         colour: ColourInfo | None,
     ) -> int:
         assert self.codec is not None, "push before configure"
-        self._check_planes(planes, output=False)
         if self.first_pushed is None:
             self.first_pushed = seq
         self.last_pushed = seq
@@ -309,20 +352,9 @@ class Processor:
             for tensor, crop in zip(tensors, self.frame_crop):
                 _replicate_edges(tensor, crop)
         self.store[seq] = (tensors, color_range)
-        windows = self.scheduler.push(InputFrame(seq, pts, duration, self._scene_start(scene)))
+        windows = self.scheduler.push(InputFrame(seq, pts, duration, scene_start))
         self._schedule(windows, final=False)
         return len(self.queue)
-
-    def _scene_start(self, value: str | None) -> bool:
-        """scdet sets its key only on a scene's first frame; a score key needs the threshold."""
-        if value is None:
-            return False
-        if self.options.scene_threshold <= 0:
-            return True
-        try:
-            return float(value) >= self.options.scene_threshold
-        except ValueError:
-            return False
 
     def flush(self, eof_pts: int) -> tuple[int, int]:
         with memory.reported("running", self.options, self.in_size, self._tensor_shapes):

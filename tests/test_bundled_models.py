@@ -18,6 +18,10 @@ from nnvisr_core import package
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RNG = np.random.default_rng(6)
 FMT = RAW["rgb24"]
+# Random frames are cuts to scdet's measure (the second frame differs from the first by a third of the range):
+# the comparisons with the networks run whole windows, so scene detection is off.
+NO_CUTS = "scene=off"
+INTERPOLATE = f"nnvisr=model=interpolate:{NO_CUTS}"
 
 
 def networks(name: str | None) -> tuple[package.TwoStagePackage, ort.InferenceSession, ort.InferenceSession]:
@@ -55,7 +59,7 @@ def test_default_is_the_temporal_vsr_model(ffmpeg: pathlib.Path, tmp_path: pathl
     n = pkg.config["input_count"]
     assert n > 1 and pkg.config["scale_factor"] == 2
     frames = RNG.integers(0, 256, size=(2 * n, 3, 18, 26))
-    data, _ = filter_raw(ffmpeg, tmp_path, FMT, rgb_to_raw(FMT, frames), (26, 18), "nnvisr")
+    data, _ = filter_raw(ffmpeg, tmp_path, FMT, rgb_to_raw(FMT, frames), (26, 18), f"nnvisr={NO_CUTS}")
     actual = raw_to_rgb(FMT, data, 52, 36)
     expected = []
     for start in range(0, 2 * n, n):
@@ -70,7 +74,7 @@ def test_interpolation_model(ffmpeg: pathlib.Path, tmp_path: pathlib.Path) -> No
     (the scheduler's end-of-scene rule)."""
     _, extract, fusion = networks("interpolate")
     frames = RNG.integers(0, 256, size=(4, 3, 20, 24))
-    data, _ = filter_raw(ffmpeg, tmp_path, FMT, rgb_to_raw(FMT, frames), (24, 20), "nnvisr=model=interpolate")
+    data, _ = filter_raw(ffmpeg, tmp_path, FMT, rgb_to_raw(FMT, frames), (24, 20), INTERPOLATE)
     actual = raw_to_rgb(FMT, data, 24, 20)
     assert len(actual) == 8
     assert_close(actual[0::2], frames)
@@ -84,7 +88,7 @@ def test_interpolation_leaves_still_frames_alone(ffmpeg: pathlib.Path, tmp_path:
     symmetric in time by construction), so static content is never disturbed."""
     still = RNG.integers(0, 256, size=(3, 28, 36))
     frames = np.stack([still, still, still, RNG.integers(0, 256, size=(3, 28, 36))])
-    data, _ = filter_raw(ffmpeg, tmp_path, FMT, rgb_to_raw(FMT, frames), (36, 28), "nnvisr=model=interpolate")
+    data, _ = filter_raw(ffmpeg, tmp_path, FMT, rgb_to_raw(FMT, frames), (36, 28), INTERPOLATE)
     actual = raw_to_rgb(FMT, data, 36, 28)
     assert len(actual) == 8
     assert_close(actual[1], still)
@@ -97,7 +101,7 @@ def test_interpolation_is_symmetric_in_time(ffmpeg: pathlib.Path, tmp_path: path
     frames = RNG.integers(0, 256, size=(3, 3, 24, 32))
     outputs = []
     for clip in (frames, frames[::-1]):
-        data, _ = filter_raw(ffmpeg, tmp_path, FMT, rgb_to_raw(FMT, clip), (32, 24), "nnvisr=model=interpolate")
+        data, _ = filter_raw(ffmpeg, tmp_path, FMT, rgb_to_raw(FMT, clip), (32, 24), INTERPOLATE)
         outputs.append(raw_to_rgb(FMT, data, 32, 24))
     forward, backward = outputs
     assert_close(forward[1], backward[3])

@@ -379,8 +379,9 @@ def store_processor(root: pathlib.Path, spec: Spec, batch: int):
     from nnvisr_core.processor import LinkConfig, Processor
 
     write_two_stage(root, "net", ["rgb_1_1"], spec, index_weights(spec.outputs, spec.members))
+    # scene=off: random frames would be scene cuts to scdet's measure, and these tests follow whole windows
     command_line = {"model_path": str(root), "model": "net", "batch_size_fusion": batch, "backend": "onnxruntime",
-                    **spec.manifest()}
+                    "scene": "off", **spec.manifest()}
     processor = Processor(command_line, log.silent)
     processor.configure(LinkConfig(16, 12, "gbrp", Fraction(1, 25), Fraction(25)))
     return processor
