@@ -46,6 +46,7 @@ typedef struct NNVISRLinkConfig {
     int link_flags;                 /* NNVISR_FMT_* */
     int link_plane_bytes[4];        /* bytes of one row of each plane, 0 past the last */
     int link_plane_rows[4];
+    int same_format;                /* 1: the output link has the input link's pixel format */
     /* filled by the bridge: the output link */
     int out_w, out_h;
     int out_tb_num, out_tb_den;
@@ -54,6 +55,10 @@ typedef struct NNVISRLinkConfig {
     char scene_key[128];
     /* metadata key that scene detection in front sets on every frame, or "" */
     char presence_key[128];
+    /* 1: some outputs are input frames unchanged (nnvisr_pull() says which),
+     * which the filter sends itself: it keeps every input frame until the
+     * outputs made from it are sent */
+    int keep_sources;
 } NNVISRLinkConfig;
 
 typedef struct NNVISRFrame {
@@ -75,6 +80,9 @@ typedef struct NNVISRFrame {
      * to the model's format (data/linesize when there is none) */
     uint8_t *link_data[4];
     int link_linesize[4];
+    /* pull: 1 when the output is input frame seq unchanged, for the filter to
+     * send (only with keep_sources; the planes are then not written) */
+    int is_source;
 } NNVISRFrame;
 
 /* Returns NNVISR_BRIDGE_ABI; 0 means the embedded interpreter failed to start. */

@@ -72,7 +72,8 @@ typedef struct NNVISRBridge {
     int  (*destroy)(int64_t handle);
 } NNVISRBridge;
 
-/* Properties of an input frame, kept until the outputs made from it are sent. */
+/* Properties of an input frame, kept until the outputs made from it are sent;
+ * with keep_sources, the frame itself (a reference). */
 typedef struct PendingProps {
     int64_t seq;
     AVFrame *props;
@@ -118,6 +119,7 @@ typedef struct NNVISRContext {
     AVFifo *pending;
     int eof;
     int refused;                    ///< error to return: a frame did not match the configuration
+    int keep_sources;               ///< input frames are kept whole: some outputs are input frames unchanged
 } NNVISRContext;
 
 #define OFFSET(x) offsetof(NNVISRContext, x)
@@ -567,9 +569,11 @@ static int config_output(AVFilterLink *outlink)
     };
 
     describe_link_format(&cfg, inlink);
+    cfg.same_format = outlink->format == inlink->format;
     if (s->bridge.configure(s->handle, &cfg) < 0)
         return AVERROR(EINVAL);
-    s->model_fmt = model_fmt;
+    s->model_fmt    = model_fmt;
+    s->keep_sources = cfg.keep_sources;
 
     outlink->w         = cfg.out_w;
     outlink->h         = cfg.out_h;
@@ -614,17 +618,20 @@ static void fill_planes(NNVISRFrame *f, const AVFrame *frame)
 static int push_frame(AVFilterContext *ctx, AVFrame *in)
 {
     NNVISRContext *s = ctx->priv;
-    PendingProps pending = { .seq = s->next_seq++, .props = av_frame_alloc() };
+    PendingProps pending = { .seq = s->next_seq++ };
     NNVISRFrame f = { .pts = in->pts, .duration = in->duration, .seq = pending.seq };
     const AVDictionaryEntry *scene, *presence;
-    int ret;
+    int ret = 0;
 
+    /* the pixels are copied by the bridge; only the properties are kept,
+     * unless the frame itself may have to go out unchanged */
+    pending.props = s->keep_sources ? av_frame_clone(in) : av_frame_alloc();
     if (!pending.props) {
         av_frame_free(&in);
         return AVERROR(ENOMEM);
     }
-    /* the pixels are copied by the bridge; only the properties are kept */
-    ret = av_frame_copy_props(pending.props, in);
+    if (!s->keep_sources)
+        ret = av_frame_copy_props(pending.props, in);
     if (ret >= 0)
         ret = av_fifo_write(s->pending, &pending, 1);
     if (ret < 0) {
@@ -707,17 +714,27 @@ static int send_ready_frames(AVFilterContext *ctx, int nb_ready)
             av_frame_free(&out);
             return AVERROR_EXTERNAL;
         }
-        if ((props = props_of(s, f.seq)) && (ret = av_frame_copy_props(out, props)) < 0) {
+        props = props_of(s, f.seq);
+        if (f.is_source) {
+            /* an input frame unchanged: sent as it came, to the bit */
             av_frame_free(&out);
-            return ret;
-        }
-        /* the link's, not the input frame's: they differ when the formats do (YUV in, RGB out) */
-        out->colorspace  = outlink->colorspace;
-        out->color_range = outlink->color_range;
-        /* the network's side has the input's colour properties */
-        if (s->sws_out && (ret = convert(s->sws_out, out, s->model_out, props ? props : out)) < 0) {
-            av_frame_free(&out);
-            return ret;
+            if (!s->keep_sources || !props)
+                return AVERROR_BUG;
+            if (!(out = av_frame_clone(props)))
+                return AVERROR(ENOMEM);
+        } else {
+            if (props && (ret = av_frame_copy_props(out, props)) < 0) {
+                av_frame_free(&out);
+                return ret;
+            }
+            /* the link's, not the input frame's: they differ when the formats do (YUV in, RGB out) */
+            out->colorspace  = outlink->colorspace;
+            out->color_range = outlink->color_range;
+            /* the network's side has the input's colour properties */
+            if (s->sws_out && (ret = convert(s->sws_out, out, s->model_out, props ? props : out)) < 0) {
+                av_frame_free(&out);
+                return ret;
+            }
         }
         if (outlink->w != s->in_w || outlink->h != s->in_h)
             drop_size_dependent_side_data(out);

@@ -247,6 +247,7 @@ def bind(ffi: Any, lib: Any) -> None:
             Fraction(cfg.tb_num, cfg.tb_den),
             frame_rate,
             link_format(cfg) if cfg.link_pix_fmt != ffi.NULL else None,
+            bool(cfg.same_format),
         )
         out = instance.processor.configure(link)
         cfg.out_w, cfg.out_h = out.width, out.height
@@ -254,6 +255,7 @@ def bind(ffi: Any, lib: Any) -> None:
         cfg.out_fr_num, cfg.out_fr_den = out.frame_rate.numerator, out.frame_rate.denominator
         copy_key(cfg.scene_key, out.scene_key)
         copy_key(cfg.presence_key, out.presence_key)
+        cfg.keep_sources = int(out.keep_sources)
         return 0
 
     @ffi.def_extern(error=-1)
@@ -290,6 +292,7 @@ def bind(ffi: Any, lib: Any) -> None:
         assert instance.processor is not None
         spec = instance.processor.pull(planes_of(instance, frame, output=True))
         frame.pts, frame.duration, frame.seq = spec.pts, spec.duration, spec.source
+        frame.is_source = int(instance.processor.is_source(spec))
         return 0
 
     @ffi.def_extern(error=-1)

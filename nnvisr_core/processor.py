@@ -90,6 +90,8 @@ class LinkConfig:
     frame_rate: Fraction  # 0 when unknown
     # The link's own format, before any conversion to pix_fmt (scene cuts are measured in it); None: pix_fmt.
     link_format: LinkFormat | None = None
+    # The output link has the input link's pixel format: an input frame can go out as it is.
+    same_format: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +102,9 @@ class OutputLink:
     frame_rate: Fraction
     scene_key: str  # metadata keys the filter hands over with each frame, "" for none
     presence_key: str
+    # Some outputs are input frames unchanged (interpolation): the filter keeps its input frames and sends
+    # those itself, to the bit, whatever the model's format and normalisation would make of them.
+    keep_sources: bool = False
 
 
 MAX_IN_FLIGHT = 1  # batches still running when the filter gets control back
@@ -195,6 +200,7 @@ class Processor:
         self.first_pushed: int | None = None
         self.last_pushed = -1
         self.last_pulled = -1
+        self.keep_sources = False  # set at configure: see OutputLink
         # Where scene cuts come from: only temporal models have any (set at configure).
         self.cuts: SceneCuts | None = None
 
@@ -277,7 +283,11 @@ class Processor:
             f"{link.width}x{link.height} {link.pix_fmt} -> {out_w}x{out_h}, window {self.options.window_frames} "
             f"frames -> {self.options.output_frames}, batch {self.options.batch_size_fusion}",
         )
-        return OutputLink(out_w, out_h, time_base, frame_rate, scene_key, presence_key)
+        self.keep_sources = (
+            link.same_format and self.options.interpolating and not self.options.double_frame
+            and self.out_size == self.in_size
+        )
+        return OutputLink(out_w, out_h, time_base, frame_rate, scene_key, presence_key, self.keep_sources)
 
     def _check_output_size(self, link: LinkConfig) -> tuple[int, int]:
         assert self.options.scale_w is not None and self.options.scale_h is not None
@@ -461,15 +471,24 @@ class Processor:
         self.runner.release(done)
 
     def pull(self, planes: list[np.ndarray]) -> OutputFrame:
+        """The next output frame, written into planes unless it is an input frame the filter sends itself
+        (spec.network_index None with keep_sources: see is_source())."""
         if not self.queue:
             raise NnvisrError("no output frame is ready (the filter pulled too many)")
         assert self.codec is not None
         self._check_planes(planes, output=True)
         item = self.queue.popleft()
+        if self.is_source(item.spec):
+            self.last_pulled = max(self.last_pulled, item.spec.source)
+            return item.spec
         tensors = [t[crop].astype(self.codec.dtype, copy=False) for t, crop in zip(item.tensors, self.out_crop)]
         self.codec.write(tensors, item.color_range, planes)
         self.last_pulled = max(self.last_pulled, item.spec.source)
         return item.spec
+
+    def is_source(self, spec: OutputFrame) -> bool:
+        """Whether this output is input frame spec.source unchanged, for the filter to send."""
+        return self.keep_sources and spec.network_index is None
 
     def _check_planes(self, planes: list[np.ndarray], output: bool) -> None:
         """The pixel kernels trust the planes' shapes to be the configured ones: nothing may be read or written past

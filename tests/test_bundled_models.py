@@ -27,8 +27,8 @@ INTERPOLATE = f"nnvisr=model=interpolate:{NO_CUTS}"
 def networks(name: str | None) -> tuple[package.TwoStagePackage, ort.InferenceSession, ort.InferenceSession]:
     pkg = package.locate(name)
     assert isinstance(pkg, package.TwoStagePackage), pkg
-    assert pkg.folders == ["rgb_1_1"] and pkg.any_colour
-    folder = pkg.directory / pkg.folders[0]
+    assert pkg.folders == ["rgb_1_1", "yuv_1_1_1"] and pkg.any_colour
+    folder = pkg.directory / "rgb_1_1"  # what RGB frames run (the YUV variants: test_bundled_yuv.py)
     (extract,), (fusion,) = folder.glob("fe_*.onnx"), folder.glob("ff_*.onnx")
     sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (extract, fusion)]
     return pkg, *sessions

@@ -82,12 +82,13 @@ def assert_close(actual: list[tuple[np.ndarray, ...]], expected: list[tuple[np.n
 
 @pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv420p10le"])
 def test_default_runs_its_yuv_networks(ffmpeg: pathlib.Path, tmp_path: pathlib.Path, pix_fmt: str) -> None:
-    """yuv420p in, yuv420p out (no pixel format conversion in the graph), each window as ONNX Runtime computes it."""
+    """yuv420p in, yuv420p out (no pixel format conversion in the graph), each window as ONNX Runtime computes it
+    (scene=off: random frames are all cuts to scdet's measure)."""
     fmt = RAW[pix_fmt]
     pkg, extract, fusion = yuv_networks(None)
     n = pkg.config["input_count"]
     frames = random_frames(2 * n, 28, 20, fmt.depth)
-    data, log = filter_raw(ffmpeg, tmp_path, fmt, yuv_to_raw(fmt, frames), (28, 20), "nnvisr",
+    data, log = filter_raw(ffmpeg, tmp_path, fmt, yuv_to_raw(fmt, frames), (28, 20), "nnvisr=scene=off",
                            input_args=("-v", "verbose"))
     assert "two-stage model yuv_1_1_1/fe_" in log and "converting" not in log
     expected = []
@@ -108,7 +109,8 @@ def test_interpolation_runs_its_yuv_networks(ffmpeg: pathlib.Path, tmp_path: pat
     y, u, v = frames[1]
     y[0, :4] = [0, 1, top - 1, top]  # super-black and super-white samples
     u[0, 0], v[0, 0] = 0, top
-    data, _ = filter_raw(ffmpeg, tmp_path, fmt, yuv_to_raw(fmt, frames), (24, 16), "nnvisr=model=interpolate")
+    data, _ = filter_raw(ffmpeg, tmp_path, fmt, yuv_to_raw(fmt, frames), (24, 16),
+                           "nnvisr=model=interpolate:scene=off")
     actual = raw_to_yuv(fmt, data, 24, 16)
     assert len(actual) == 8
     for got, source in zip(actual[0::2], frames, strict=True):
