@@ -46,6 +46,8 @@ def scan(ffmpeg: str, ffprobe: str, source: pathlib.Path, chain: FilterChain, op
     )  # fmt: skip
     key = options.get("scene_key", "lavfi.scd.time")
     threshold = float(options.get("scene_threshold", "0"))
+    # scene=off (by name or by the filter's number for it): the filter sees no cut, so the video is one scene
+    no_cuts = options.get("scene", "").strip() in ("off", "2")
     pts: list[int] = []
     cuts: list[int] = []
     tags: dict[str, str] = {}
@@ -54,7 +56,7 @@ def scan(ffmpeg: str, ffprobe: str, source: pathlib.Path, chain: FilterChain, op
         if not pts:
             return
         value = tags.get(key)
-        if len(pts) == 1 or (value is not None and (threshold <= 0 or float(value) >= threshold)):
+        if len(pts) == 1 or (not no_cuts and value is not None and (threshold <= 0 or float(value) >= threshold)):
             cuts.append(len(pts) - 1)
 
     for line in (workdir / SCAN_FILE).read_text().splitlines():
