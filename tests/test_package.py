@@ -15,11 +15,12 @@ from nnvisr_core.network import describe_network
 
 
 def test_bundled_default_package() -> None:
-    """The default is two-stage (3-frame windows, x2) and serves every colour space from one folder."""
+    """The default is two-stage (3-frame windows, x2) and serves every colour space from one folder of each
+    family, its YUV networks on plain levels."""
     pkg = package.locate(None)
     assert isinstance(pkg, package.TwoStagePackage)
     assert pkg.config["scale_factor"] == 2 and pkg.config["input_count"] == 3
-    assert pkg.folders == ["rgb_1_1"] and pkg.any_colour
+    assert pkg.folders == ["rgb_1_1", "yuv_1_1_1"] and pkg.any_colour and pkg.yuv_levels
     assert package.locate("interpolate").config["interpolation"] is True
 
 
