@@ -40,6 +40,8 @@ BUILDS = _ffmpeg_builds()
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "ffmpeg" in metafunc.fixturenames:
         series = sorted(BUILDS) or ["missing"]
+        if metafunc.definition.get_closest_marker("default_build") and DEFAULT_FFMPEG.is_file():
+            series = [series_of(DEFAULT_FFMPEG)]
         metafunc.parametrize("ffmpeg", series, indirect=True, ids=[f"ffmpeg{s}" for s in series])
 
 

@@ -20,6 +20,8 @@ import onnx_models
 import pytest
 
 pytest.importorskip("ray", reason="Ray is not installed: pip install .[scale] (scripts/setup.sh --test does)")
+# nnvisr-run drives whichever ffmpeg it is given; the filter itself is tested on every series elsewhere
+pytestmark = pytest.mark.default_build
 
 TIMEOUT = 300
 WORKERS = ["--workers", "2"]

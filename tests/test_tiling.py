@@ -200,6 +200,7 @@ def _run_measured(ffmpeg: pathlib.Path, vf: str, size: str) -> tuple[float, int,
     return usage.ru_maxrss / 1024, process.returncode, stderr
 
 
+@pytest.mark.default_build  # the memory is the Python side's, the same on every series
 def test_tiles_bound_the_default_models_memory(ffmpeg: pathlib.Path) -> None:
     """At 1280x720 the default model's untiled peak is several times the tiled one (tiles of 160x96), and
     max_memory=1000 keeps the peak under its budget (10 % slack) where the untiled run needs far more."""
@@ -226,6 +227,7 @@ def x16(path: pathlib.Path) -> pathlib.Path:
     return _save(nodes, [_value("x", 3)], [_value("y", 3, "H2", "W2")], weights, path)
 
 
+@pytest.mark.default_build  # the allocations that fail are the Python side's
 @pytest.mark.parametrize("case", ["batch", "x16"])
 def test_out_of_memory_is_one_line(ffmpeg: pathlib.Path, tmp_path: pathlib.Path, case: str) -> None:
     """Under a 6 GiB address-space cap: batch_size_fusion=256 of the default model at 1080p (numpy cannot

@@ -300,6 +300,7 @@ def _rgb_case(ffmpeg, tmp_path, cfg: um.Upstream, vf_options: str, manifest: dic
         assert worst_difference(expected, expected_frames(um.without_activations(cfg), frames, cuts, planes)) > 3
 
 
+@pytest.mark.default_build  # every series runs the same configurations from nnvisr.json below
 @pytest.mark.parametrize("batch", [1, 2, 3])
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_published_rgb_configuration(ffmpeg: pathlib.Path, tmp_path: pathlib.Path, name: str, batch: int) -> None:
@@ -343,6 +344,7 @@ def _cycmunet_case(ffmpeg, tmp_path, colour: str, vf_options: str, manifest: dic
     assert worst_difference(expected, expected_frames(um.without_activations(cfg), frames, cuts, planes)) > 3
 
 
+@pytest.mark.default_build  # every series runs the same colours from nnvisr.json below
 @pytest.mark.parametrize("batch", [1, 2, 3])
 @pytest.mark.parametrize("colour", sorted(COLOURS))
 def test_published_cycmunet_plus(ffmpeg: pathlib.Path, tmp_path: pathlib.Path, colour: str, batch: int) -> None:
