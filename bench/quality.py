@@ -52,6 +52,7 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO / "tools"))
+import peak_rss as tools_peak_rss  # noqa: E402
 import sample_clip  # noqa: E402
 from run import TooShort, cpu_model, first_line, run_progress  # noqa: E402
 
@@ -258,16 +259,13 @@ def speed(ffmpeg: Path, source: Path, frame: Video, vf: str, frames: int) -> flo
 
 
 def peak_rss(ffmpeg: Path, source: Path, frame: Video, vf: str) -> float:
-    """Peak resident memory (MiB) of the ffmpeg process, by wait4 as tests/test_tiling.py measures it."""
-    with tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(speed_command(ffmpeg, source, frame, vf, RSS_FRAMES),
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            err.seek(0)
-            raise RuntimeError(f"-vf {vf} failed:\n{err.read().decode(errors='replace')[-2000:]}")
-    return usage.ru_maxrss / 1024
+    """Peak resident memory (MiB) of the ffmpeg process itself, not of this script holding the clips
+    (tools/peak_rss.py), as tests/test_tiling.py measures it."""
+    peak, status, _, err = tools_peak_rss.run(speed_command(ffmpeg, source, frame, vf, RSS_FRAMES),
+                                              stdin=subprocess.DEVNULL)
+    if status != 0:
+        raise RuntimeError(f"-vf {vf} failed:\n{err.decode(errors='replace')[-2000:]}")
+    return peak
 
 
 PROGRESS = ["-progress", "pipe:1", "-stats_period", "0.05"]

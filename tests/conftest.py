@@ -12,6 +12,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT / "tools"))  # peak_rss, shared with bench/
 
 
 DEFAULT_FFMPEG = ROOT / ".venv" / "bin" / "ffmpeg"
