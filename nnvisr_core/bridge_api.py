@@ -126,16 +126,22 @@ def bind(ffi: Any, lib: Any) -> None:
                 f"{'output' if output else 'input'} frame {frame.width}x{frame.height} differs from the "
                 f"configured {width}x{height}"
             )
-        dtype = processor.fmt.dtype
+        return cached_views(instance, frame.data, frame.linesize, processor.plane_shapes(output),
+                            np.dtype(processor.fmt.dtype), f"a {width}x{height} frame")
+
+    def cached_views(instance: _Instance, pointers: Any, linesizes: Any, shapes: list[tuple[int, int]],
+                     dtype: np.dtype, what: str) -> list[np.ndarray]:
+        """numpy views of the planes (rows, elements) at these pointers, made once per buffer: FFmpeg's
+        frame pools hand the same buffers back, so the views are reused frame after frame."""
         cache = instance.planes
         views = []
-        for i, (rows, elements) in enumerate(processor.plane_shapes(output)):
-            pointer, linesize = frame.data[i], frame.linesize[i]
+        for i, (rows, elements) in enumerate(shapes):
+            pointer, linesize = pointers[i], linesizes[i]
             key = (int(ffi.cast("uintptr_t", pointer)), linesize, rows, elements, dtype)
             view = cache.get(key)
             if view is None:
-                if pointer == ffi.NULL or abs(linesize) < elements * np.dtype(dtype).itemsize:
-                    raise NnvisrError(f"plane {i} of a {width}x{height} frame is missing or its lines are too short")
+                if pointer == ffi.NULL or abs(linesize) < elements * dtype.itemsize:
+                    raise NnvisrError(f"plane {i} of {what} is missing or its lines are too short")
                 if len(cache) >= PLANE_CACHE_SIZE:
                     cache.clear()
                 view = cache[key] = _plane(ffi, pointer, linesize, rows, elements, dtype)
@@ -150,21 +156,8 @@ def bind(ffi: Any, lib: Any) -> None:
         wanted = processor.scene_planes_wanted()
         if not wanted:
             return None
-        dtype = processor.cuts.plane_dtype()
-        cache = instance.planes
-        views = []
-        for i, (rows, samples) in enumerate(processor.cuts.plane_shapes()[:wanted]):
-            pointer, linesize = frame.link_data[i], frame.link_linesize[i]
-            key = (int(ffi.cast("uintptr_t", pointer)), linesize, rows, samples, dtype)
-            view = cache.get(key)
-            if view is None:
-                if pointer == ffi.NULL or abs(linesize) < samples * dtype.itemsize:
-                    raise NnvisrError(f"plane {i} of an input frame is missing or its lines are too short")
-                if len(cache) >= PLANE_CACHE_SIZE:
-                    cache.clear()
-                view = cache[key] = _plane(ffi, pointer, linesize, rows, samples, dtype)
-            views.append(view)
-        return views
+        return cached_views(instance, frame.link_data, frame.link_linesize, processor.cuts.plane_shapes()[:wanted],
+                            np.dtype(processor.cuts.plane_dtype()), "an input frame")
 
     def link_format(cfg: Any) -> LinkFormat:
         """The input link's own pixel format, as the filter described it."""
