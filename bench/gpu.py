@@ -86,15 +86,6 @@ def configs(args: argparse.Namespace, input_file: Path, backend: str, fp16: bool
     return cpu_bench.Config(f"nnvisr {label}", pipeline), cpu_bench.Config(f"bare {label}", bare)
 
 
-def write_section(output: Path, lines: list[str]) -> None:
-    text = output.read_text() if output.is_file() else "# nnvisr bench results\n\n"
-    start = text.find("## GPU")
-    if start >= 0:
-        rest = text.find("\n## ", start + 1)
-        text = text[:start] + text[rest + 1 :] if rest >= 0 else text[:start]
-    output.write_text(text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ffmpeg", type=Path, default=REPO / ".venv" / "bin" / "ffmpeg")
@@ -166,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     print("\n".join(lines))
-    write_section(args.output, lines)
+    cpu_bench.write_section(args.output, "## GPU", lines)
     print(f"bench/gpu.py: wrote the GPU section of {args.output}")
     return 0
 

@@ -567,6 +567,17 @@ SCENE_HEADING = "## Scene detection cost"
 SCENE_MARK = "<!-- written by bench/scene_cost.py -->"
 
 
+def write_section(output: Path, heading: str, lines: list[str]) -> None:
+    """Replace the section under heading in RESULTS.md (or append it): what bench/gpu.py and bench/scene_cost.py
+    write, each its own section beside this script's report."""
+    text = output.read_text() if output.is_file() else "# nnvisr bench results\n\n"
+    start = text.find(heading)
+    if start >= 0:
+        rest = text.find("\n## ", start + 1)
+        text = text[:start] + text[rest + 1 :] if rest >= 0 else text[:start]
+    output.write_text(text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n")
+
+
 def kept_section(output: Path, heading: str, mark: str) -> list[str]:
     """The section another script wrote into the previous RESULTS.md (it holds mark), or nothing."""
     previous = output.read_text() if output.is_file() else ""

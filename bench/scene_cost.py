@@ -75,15 +75,6 @@ def measure_alone(repeats: int = 200) -> float:
     return statistics.median(loops)
 
 
-def write_section(output: Path, lines: list[str]) -> None:
-    text = output.read_text() if output.is_file() else "# nnvisr bench results\n\n"
-    start = text.find(HEADING)
-    if start >= 0:
-        rest = text.find("\n## ", start + 1)
-        text = text[:start] + text[rest + 1 :] if rest >= 0 else text[:start]
-    output.write_text(text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ffmpeg", type=Path, default=REPO / ".venv" / "bin" / "ffmpeg")
@@ -130,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     print("\n".join(lines))
-    write_section(args.output, lines)
+    cpu_bench.write_section(args.output, HEADING, lines)
     print(f"bench/scene_cost.py: wrote the scene detection section of {args.output}")
     return 0
 
