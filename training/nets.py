@@ -8,10 +8,13 @@ merges them, brings them back to full resolution and adds a learned residual
 to the bilinearly upscaled frame. With n = 1 the same network, without the
 alignment, is the single-frame baseline.
 
-Interpolation (2 frames in, the middle one out): a pyramid of L levels; the
-flow from the middle frame to both sides is estimated at the coarsest,
-refined level by level, and both frames are warped (ONNX GridSample) and blended by a
-predicted mask; every estimate is made symmetric in time (InterpFusion).
+Interpolation (2 frames in, the middle one out), the bundled model: the frame
+pyramid (PyramidExtract) and bilateral matching on it, coarse to fine, with a
+fallback to blending where matching fails and a small learned occlusion mask
+(MatchInterpFusion). The earlier learned-flow network (InterpExtract,
+InterpFusion: flows estimated at the coarsest level of a feature pyramid,
+refined level by level, both frames warped and blended by a predicted mask) is
+kept as train.py's --arch flow. Both are symmetric in time by construction.
 """
 
 from __future__ import annotations
@@ -108,14 +111,14 @@ class InterpExtract(nn.Module):
         return tuple(levels)
 
 
-def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+def warp(x: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
     """Samples x at (pixel + flow); flow [N,2,H,W] as (dx, dy) in pixels."""
     _, _, h, w = x.shape
     ys = torch.arange(h, dtype=x.dtype).view(1, h, 1)
     xs = torch.arange(w, dtype=x.dtype).view(1, 1, w)
     gx = (xs + flow[:, 0]) * (2 / max(w - 1, 1)) - 1
     gy = (ys + flow[:, 1]) * (2 / max(h - 1, 1)) - 1
-    return F.grid_sample(x, torch.stack([gx, gy], -1), mode="bilinear", padding_mode="border", align_corners=True)
+    return F.grid_sample(x, torch.stack([gx, gy], -1), mode=mode, padding_mode="border", align_corners=True)
 
 
 def up_flow(flow: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -165,3 +168,111 @@ class InterpFusion(nn.Module):
         warped0, warped2 = warp(first[0], flow), warp(last[0], -flow)
         weight = torch.sigmoid(self.antisymmetric(self.blend, warped0, warped2, flow))
         return weight * warped0[:, :3] + (1 - weight) * warped2[:, :3]
+
+
+class PyramidExtract(nn.Module):
+    """The frame at `levels` scales, each the 2x2 mean of the one before (sizes halve rounding up: an odd
+    side is padded by repeating its last row or column). Nothing to learn: matching happens in fusion."""
+
+    def __init__(self, levels: int) -> None:
+        super().__init__()
+        self.levels = levels
+
+    def forward(self, rgb: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        pyramid = [rgb]
+        for _ in range(self.levels - 1):
+            x = pyramid[-1]
+            x = F.pad(x, (0, x.shape[3] % 2, 0, x.shape[2] % 2), mode="replicate")
+            pyramid.append(F.avg_pool2d(x, 2))
+        return tuple(pyramid)
+
+
+def box(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Mean over a size x size window (separable; windows cut at the border average what is inside)."""
+    x = F.avg_pool2d(x, (size, 1), 1, (size // 2, 0), count_include_pad=False)
+    return F.avg_pool2d(x, (1, size), 1, (0, size // 2), count_include_pad=False)
+
+
+def shifted(x: torch.Tensor, dx: int, dy: int, reach: int) -> torch.Tensor:
+    """x sampled at (pixel + (dx, dy)), |dx|, |dy| <= reach; the border repeats outside the frame."""
+    h, w = x.shape[2], x.shape[3]
+    padded = F.pad(x, (reach, reach, reach, reach), mode="replicate")
+    return padded[:, :, reach + dy: reach + dy + h, reach + dx: reach + dx + w]
+
+
+class BilateralMatch(nn.Module):
+    """The symmetric motion v at each pixel of the middle frame: the displacement d in [-reach, reach]^2 for
+    which first(x - d) and last(x + d) agree best over a window (minterpolate's bilateral block matching,
+    made soft: a softmax over the window costs weights the candidates, so v is sub-pixel and the whole is
+    differentiable). Swapping the frames gives exactly -v: cost(d) of (a, b) is cost(-d) of (b, a)."""
+
+    def __init__(self, reach: int, window: int, temperature: float) -> None:
+        super().__init__()
+        self.reach, self.window = reach, window
+        self.candidates = [(dx, dy) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)]
+        # the weighted sum of candidates as a 1x1 convolution: [2, K, 1, 1]
+        self.register_buffer("displacements", torch.tensor(self.candidates, dtype=torch.float32).t()[:, :, None, None],
+                             persistent=False)
+        # -1/temperature, used as it is so that the exported graph names it (a package is its own checkpoint)
+        self.sharpness = nn.Parameter(torch.tensor(-1 / temperature))
+
+    def forward(self, first: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+        r = self.reach
+        costs = torch.cat([(shifted(first, -dx, -dy, r) - shifted(last, dx, dy, r)).abs().mean(1, keepdim=True)
+                           for dx, dy in self.candidates], 1)
+        weights = torch.softmax(box(costs, self.window) * self.sharpness, 1)
+        return F.conv2d(weights, self.displacements)
+
+
+class MatchInterpFusion(nn.Module):
+    """Interpolation by bilateral matching on the frame pyramid (PyramidExtract), coarse to fine: a full
+    search at the coarsest level, then at each finer level the motion so far is doubled, both frames are
+    warped by it and a one-pixel search refines it. Both frames warped by the final motion are averaged,
+    and where that agrees less well than the frames themselves (a cut the scene detection missed, a flat or
+    static area, a failed match) the output falls back to blending the unwarped frames. A small network,
+    zero at the start, weights the two warped frames (occlusions); it is antisymmetric in time as
+    InterpFusion's estimators are, so swapping the frames swaps the roles exactly, and two identical frames
+    give that frame back (zero motion, both warps equal). Matching and the decisions run down to level
+    `finest` (1: half resolution); only the final warps and the blend run at full resolution."""
+
+    def __init__(self, levels: int = 5, reach: int = 3, window: int = 13, temperature: float = 0.02,
+                 fallback_window: int = 9, fallback_temperature: float = 0.01, width: int = 16,
+                 finest: int = 1, refine_window: int | None = None, refine_reach: int = 1,
+                 final_mode: str = "bicubic") -> None:
+        super().__init__()
+        self.levels, self.fallback_window, self.finest, self.final_mode = levels, fallback_window, finest, final_mode
+        self.coarse = BilateralMatch(reach, window, temperature)
+        self.refine = BilateralMatch(refine_reach, refine_window or window, temperature)
+        self.fallback_sharpness = nn.Parameter(torch.tensor(1 / fallback_temperature))
+        # the mask is the difference of the head's outputs for the pair and the swapped pair: a bias would cancel
+        self.head = nn.Sequential(conv(3 + 3 + 2 + 2, width), nn.LeakyReLU(0.1), conv(width, width),
+                                  nn.LeakyReLU(0.1), nn.Conv2d(width, 1, 3, 1, 1, bias=False))
+        nn.init.zeros_(self.head[-1].weight)
+
+    def forward(self, *features: torch.Tensor) -> torch.Tensor:
+        """features: f0l0 .. f0l{L-1}, then f2l0 .. f2l{L-1}; level 0 is the frame."""
+        first, last = features[: self.levels], features[self.levels:]
+        motion = self.coarse(first[-1], last[-1])
+        for level in range(self.levels - 2, self.finest - 1, -1):
+            motion = up_flow(motion, first[level])
+            motion = motion + self.refine(warp(first[level], -motion), warp(last[level], motion))
+        # the decisions are made at the finest matched level; only the warps run at full resolution
+        a, b = first[self.finest], last[self.finest]
+        warped_a, warped_b = warp(a, -motion), warp(b, motion)
+        matched = box((warped_a - warped_b).abs().mean(1, keepdim=True), self.fallback_window)
+        still = box((a - b).abs().mean(1, keepdim=True), self.fallback_window)
+        fallback = torch.sigmoid((matched - still) * self.fallback_sharpness)
+        forward = torch.cat([warped_a, warped_b, -motion, matched, still], 1)
+        backward = torch.cat([warped_b, warped_a, motion, matched, still], 1)
+        out = self.head(torch.cat([forward, backward]))
+        n = len(a)
+        mask = torch.sigmoid((out[:n] - out[n:]) / 2)  # antisymmetric: swapped frames, 1 - mask
+        a, b = first[0], last[0]
+        if self.finest > 0:
+            motion = up_flow(motion, a)
+            size = a.shape[2:]
+            fallback, mask = (F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+                              for x in (fallback, mask))
+            warped_a, warped_b = warp(a, -motion, self.final_mode), warp(b, motion, self.final_mode)
+        moved = mask * warped_a + (1 - mask) * warped_b
+        return fallback * (a + b) / 2 + (1 - fallback) * moved

@@ -20,12 +20,14 @@ import time
 import torch
 from data import ClipSampler, box_down
 from export import load_package_weights, write_package, write_yuv_folder
-from nets import InterpExtract, InterpFusion, VsrExtract, VsrFusion
+from nets import InterpExtract, InterpFusion, MatchInterpFusion, PyramidExtract, VsrExtract, VsrFusion
 from torch import nn
 from yuv import YuvExtract, YuvInterpFusion, YuvVsrFusion, box_down_codes, codes_to_levels, rgb_to_codes
 
 # The bundled networks are trained on plain [0, 1] RGB, not on upstream NNVISR's default ImageNet statistics.
 PLAIN_NORM = {"norm_mean": [0, 0, 0], "norm_std": [1, 1, 1]}
+INTERP_LAYOUT = {"match": "bilateral matching on a frame pyramid, warping, blending where matching fails",
+                 "flow": "flow estimation and warping"}
 
 
 def charbonnier(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -87,6 +89,9 @@ def main() -> None:
     parser.add_argument("--body", type=int, default=16, help="width of the reconstruction / flow layers")
     parser.add_argument("--layers", type=int, default=2, help="vsr: reconstruction layers")
     parser.add_argument("--levels", type=int, default=3, help="interp: pyramid levels (extraction_layers)")
+    parser.add_argument("--arch", choices=["match", "flow"], default="match",
+                        help="interp: bilateral matching on the frame pyramid (MatchInterpFusion) or the learned "
+                             "flow estimator (InterpFusion)")
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--batch", type=int, default=8, help="clips per step")
     parser.add_argument("--size", type=int, default=96, help="training patch size at output resolution")
@@ -115,7 +120,12 @@ def main() -> None:
         extract, fusion = VsrExtract(args.channels), VsrFusion(args.frames, args.channels, args.body, args.layers)
         loss_of = lambda clips: vsr_loss(extract, fusion, clips, args.frames)  # noqa: E731
     else:
-        extract, fusion = InterpExtract(args.channels, args.levels), InterpFusion(args.channels, args.body, args.levels)
+        if args.arch == "match":
+            extract, fusion = PyramidExtract(args.levels), MatchInterpFusion(args.levels, width=args.body)
+            args.channels = 3  # the pyramid of the frame itself
+        else:
+            extract = InterpExtract(args.channels, args.levels)
+            fusion = InterpFusion(args.channels, args.body, args.levels)
         loss_of = lambda clips: interp_loss(extract, fusion, clips)  # noqa: E731
     if args.init is not None:
         load_package_weights(args.init, extract, fusion)
@@ -159,6 +169,11 @@ def main() -> None:
         stem = f"n{n}_2x2_l2" if args.task == "vsr" else f"n2_1x1_l{args.levels}"
         members, outputs = (list(range(n)), list(range(1, n + 1))) if args.task == "vsr" else ([0, 2], [1])
         write_yuv_folder(args.out, stem, extract, fusion, 2 if args.task == "vsr" else args.levels, members, outputs)
+        # the YUV networks take the filter's plain levels, whatever norm_mean/norm_std say for the RGB ones
+        manifest_path = args.out / "nnvisr.json"
+        manifest = json.loads(manifest_path.read_text())
+        manifest["yuv_levels"] = True
+        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     elif args.task == "vsr":
         n = args.frames
         layout = f"{n}-frame windows, deformable alignment" if n > 1 else "one frame at a time"
@@ -173,7 +188,7 @@ def main() -> None:
                       list(range(1, n + 1)), manifest)
     else:
         manifest = {
-            "description": f"2x frame rate interpolation (flow estimation and warping); {count} parameters, "
+            "description": f"2x frame rate interpolation ({INTERP_LAYOUT[args.arch]}); {count} parameters, "
                            f"trained {args.steps} steps ({seconds / 60:.0f} min on a 2-core CPU) by training/train.py "
                            f"on {sources}",
             "any_colour": True, "input_count": 2, "extra_frame": True, "interpolation": True, "scale_factor": 1,
