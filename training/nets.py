@@ -127,6 +127,21 @@ def up_flow(flow: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return F.interpolate(flow, size=size, mode="bilinear", align_corners=False) * scale
 
 
+def antisymmetric(net: nn.Module, a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor | None = None,
+                  shared: torch.Tensor | None = None) -> torch.Tensor:
+    """(net(a, b, flow, shared) - net(b, a, -flow, shared)) / 2, both orders in one batch: swapping the frames
+    negates the result exactly. shared: inputs that do not change with the order of the frames."""
+    forward, backward = [a, b], [b, a]
+    if flow is not None:
+        forward.append(flow)
+        backward.append(-flow)
+    if shared is not None:
+        forward.append(shared)
+        backward.append(shared)
+    out = net(torch.cat([torch.cat(forward, 1), torch.cat(backward, 1)]))
+    return (out[: len(a)] - out[len(a):]) / 2
+
+
 class InterpFusion(nn.Module):
     """Symmetric in time by construction: every estimator runs on (frame 0, frame 2) and on the reversed
     pair, and the halves are combined so that swapping the frames swaps the roles exactly. Flows assume
@@ -145,28 +160,17 @@ class InterpFusion(nn.Module):
         self.blend = nn.Sequential(conv(2 * channels + 2, channels), nn.LeakyReLU(0.1), conv(channels, channels),
                                    nn.LeakyReLU(0.1), zero(conv(channels, 1)))
 
-    @staticmethod
-    def antisymmetric(net: nn.Module, a: torch.Tensor, b: torch.Tensor, flow: torch.Tensor | None = None
-                      ) -> torch.Tensor:
-        """(net(a, b, flow) - net(b, a, -flow)) / 2, both orders in one batch."""
-        forward, backward = [a, b], [b, a]
-        if flow is not None:
-            forward.append(flow)
-            backward.append(-flow)
-        out = net(torch.cat([torch.cat(forward, 1), torch.cat(backward, 1)]))
-        return (out[: len(a)] - out[len(a):]) / 2
-
     def forward(self, *features: torch.Tensor) -> torch.Tensor:
         """features: f0l0 .. f0l{L-1}, then f2l0 .. f2l{L-1}."""
         first, last = features[: self.levels], features[self.levels:]
         # flow from the middle frame's grid to frame 0, from the coarsest level; to frame 2 it is the opposite
-        flow = self.antisymmetric(self.coarse, first[-1], last[-1])
+        flow = antisymmetric(self.coarse, first[-1], last[-1])
         for level, refine in zip(range(self.levels - 2, 0, -1), self.refines, strict=True):
             flow = up_flow(flow, first[level])
-            flow = flow + self.antisymmetric(refine, warp(first[level], flow), warp(last[level], -flow), flow)
+            flow = flow + antisymmetric(refine, warp(first[level], flow), warp(last[level], -flow), flow)
         flow = up_flow(flow, first[0])
         warped0, warped2 = warp(first[0], flow), warp(last[0], -flow)
-        weight = torch.sigmoid(self.antisymmetric(self.blend, warped0, warped2, flow))
+        weight = torch.sigmoid(antisymmetric(self.blend, warped0, warped2, flow))
         return weight * warped0[:, :3] + (1 - weight) * warped2[:, :3]
 
 
@@ -232,17 +236,17 @@ class MatchInterpFusion(nn.Module):
     static area, a failed match) the output falls back to blending the unwarped frames. A small network,
     zero at the start, weights the two warped frames (occlusions); it is antisymmetric in time as
     InterpFusion's estimators are, so swapping the frames swaps the roles exactly, and two identical frames
-    give that frame back (zero motion, both warps equal). Matching and the decisions run down to level
-    `finest` (1: half resolution); only the final warps and the blend run at full resolution."""
+    give that frame back (zero motion, both warps equal). Matching and the decisions run down to half
+    resolution (level 1); only the final warps (bicubic) and the blend run at full resolution."""
 
     def __init__(self, levels: int = 5, reach: int = 3, window: int = 13, temperature: float = 0.02,
-                 fallback_window: int = 9, fallback_temperature: float = 0.01, width: int = 16,
-                 finest: int = 1, refine_window: int | None = None, refine_reach: int = 1,
-                 final_mode: str = "bicubic") -> None:
+                 fallback_window: int = 9, fallback_temperature: float = 0.01, width: int = 16) -> None:
         super().__init__()
-        self.levels, self.fallback_window, self.finest, self.final_mode = levels, fallback_window, finest, final_mode
+        if levels < 2:
+            raise ValueError("the decisions run at level 1: at least 2 levels")
+        self.levels, self.fallback_window = levels, fallback_window
         self.coarse = BilateralMatch(reach, window, temperature)
-        self.refine = BilateralMatch(refine_reach, refine_window or window, temperature)
+        self.refine = BilateralMatch(1, window, temperature)
         self.fallback_sharpness = nn.Parameter(torch.tensor(1 / fallback_temperature))
         # the mask is the difference of the head's outputs for the pair and the swapped pair: a bias would cancel
         self.head = nn.Sequential(conv(3 + 3 + 2 + 2, width), nn.LeakyReLU(0.1), conv(width, width),
@@ -253,26 +257,22 @@ class MatchInterpFusion(nn.Module):
         """features: f0l0 .. f0l{L-1}, then f2l0 .. f2l{L-1}; level 0 is the frame."""
         first, last = features[: self.levels], features[self.levels:]
         motion = self.coarse(first[-1], last[-1])
-        for level in range(self.levels - 2, self.finest - 1, -1):
+        for level in range(self.levels - 2, 0, -1):
             motion = up_flow(motion, first[level])
             motion = motion + self.refine(warp(first[level], -motion), warp(last[level], motion))
-        # the decisions are made at the finest matched level; only the warps run at full resolution
-        a, b = first[self.finest], last[self.finest]
+        # the decisions, at half resolution
+        a, b = first[1], last[1]
         warped_a, warped_b = warp(a, -motion), warp(b, motion)
         matched = box((warped_a - warped_b).abs().mean(1, keepdim=True), self.fallback_window)
         still = box((a - b).abs().mean(1, keepdim=True), self.fallback_window)
         fallback = torch.sigmoid((matched - still) * self.fallback_sharpness)
-        forward = torch.cat([warped_a, warped_b, -motion, matched, still], 1)
-        backward = torch.cat([warped_b, warped_a, motion, matched, still], 1)
-        out = self.head(torch.cat([forward, backward]))
-        n = len(a)
-        mask = torch.sigmoid((out[:n] - out[n:]) / 2)  # antisymmetric: swapped frames, 1 - mask
+        # swapped frames give 1 - mask
+        mask = torch.sigmoid(antisymmetric(self.head, warped_a, warped_b, -motion, torch.cat([matched, still], 1)))
+        # only the warps and the blend at full resolution
         a, b = first[0], last[0]
-        if self.finest > 0:
-            motion = up_flow(motion, a)
-            size = a.shape[2:]
-            fallback, mask = (F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-                              for x in (fallback, mask))
-            warped_a, warped_b = warp(a, -motion, self.final_mode), warp(b, motion, self.final_mode)
+        motion = up_flow(motion, a)
+        fallback, mask = (F.interpolate(x, size=a.shape[2:], mode="bilinear", align_corners=False)
+                          for x in (fallback, mask))
+        warped_a, warped_b = warp(a, -motion, "bicubic"), warp(b, motion, "bicubic")
         moved = mask * warped_a + (1 - mask) * warped_b
         return fallback * (a + b) / 2 + (1 - fallback) * moved
