@@ -29,10 +29,12 @@ brought to half size (the same mean); the even frames are the input at 12.5
 fps; each method doubles the rate and its odd output frames are scored
 against the original odd frames (those with both neighbours in the input that
 every method produced). Speed: steady-state output frames per second at
-640x360 input in the pipeline's format (the first frame of Big Buck Bunny,
-halved by the same mean, looped), measured as bench/run.py does (start-up
-excluded); peak RSS is the ffmpeg process's (wait4's ru_maxrss) over a short
-run of the same input.
+640x360 input in the pipeline's format (the first 30 frames of Big Buck Bunny,
+halved by the same mean, played forwards then backwards, looped: real motion,
+which costs an interpolation network more than a still frame does, and no cut
+at the loop point), measured as bench/run.py does (start-up excluded); peak
+RSS is the ffmpeg process's (wait4's ru_maxrss) over a short run of the same
+input.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from run import TooShort, cpu_model, first_line, run_progress  # noqa: E402
 CLIPS = ["bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4", "box.mp4", "cup.mp4"]
 BASELINE = BENCH / "models" / "vsr-single-frame"  # the default's network without neighbours, trained the same way
 SPEED_SIZE = (640, 360)
+SPEED_CLIP_FRAMES = 30
 RATE = 25  # the interpolation input runs at half this
 PIPELINES = {"yuv420p": "yuv420p", "rgb": "rgb24"}  # --pipeline name: pixel format, in report order
 RSS_FRAMES = 16  # output frames of the peak-RSS run: past the first windows and batches
@@ -251,18 +254,18 @@ def interp_scores(ffmpeg: Path, video: Video, methods: list[Method]) -> dict[str
             for name, out in outputs.items()}
 
 
-def speed(ffmpeg: Path, source: Path, frame: Video, vf: str, frames: int) -> float:
+def speed(ffmpeg: Path, source: Path, clip: Video, vf: str, frames: int) -> float:
     while True:
         try:
-            return run_progress(speed_command(ffmpeg, source, frame, vf, frames) + PROGRESS)[0]
+            return run_progress(speed_command(ffmpeg, source, clip, vf, frames) + PROGRESS)[0]
         except TooShort:
             frames *= 2  # too few frames past the warm-up for a steady rate
 
 
-def peak_rss(ffmpeg: Path, source: Path, frame: Video, vf: str) -> float:
+def peak_rss(ffmpeg: Path, source: Path, clip: Video, vf: str) -> float:
     """Peak resident memory (MiB) of the ffmpeg process itself, not of this script holding the clips
     (tools/peak_rss.py), as tests/test_tiling.py measures it."""
-    peak, status, _, err = tools_peak_rss.run(speed_command(ffmpeg, source, frame, vf, RSS_FRAMES),
+    peak, status, _, err = tools_peak_rss.run(speed_command(ffmpeg, source, clip, vf, RSS_FRAMES),
                                               stdin=subprocess.DEVNULL)
     if status != 0:
         raise RuntimeError(f"-vf {vf} failed:\n{err.decode(errors='replace')[-2000:]}")
@@ -272,13 +275,14 @@ def peak_rss(ffmpeg: Path, source: Path, frame: Video, vf: str) -> float:
 PROGRESS = ["-progress", "pipe:1", "-stats_period", "0.05"]
 
 
-def speed_command(ffmpeg: Path, source: Path, frame: Video, vf: str, frames: int) -> list[str]:
-    """One raw frame looped through vf, out in the same pixel format (a no-op where vf already gives it)."""
-    w, h = frame.size
+def speed_command(ffmpeg: Path, source: Path, clip: Video, vf: str, frames: int) -> list[str]:
+    """The raw frames of source looped through vf, out in the same pixel format (a no-op where vf already
+    gives it)."""
+    w, h = clip.size
     return [
-        str(ffmpeg), "-nostdin", "-v", "error", "-stream_loop", "-1", "-f", "rawvideo", "-pix_fmt", frame.pix_fmt,
+        str(ffmpeg), "-nostdin", "-v", "error", "-stream_loop", "-1", "-f", "rawvideo", "-pix_fmt", clip.pix_fmt,
         "-s", f"{w}x{h}", "-framerate", str(RATE), "-i", str(source), "-frames:v", str(frames), "-vf", vf,
-        "-pix_fmt", frame.pix_fmt, "-f", "null", "-",
+        "-pix_fmt", clip.pix_fmt, "-f", "null", "-",
     ]  # fmt: skip
 
 
@@ -314,14 +318,15 @@ def measure_clip(ffmpeg: Path, clip: str, frames: int, results: Results, vsr: li
 
 
 def measure_speed(ffmpeg: Path, results: Results, methods: list[Method], frames: int) -> None:
-    frame = decode(ffmpeg, sample_clip.fetch("bigbuckbunny.mp4"), 1, results.pix_fmt).box_down()
-    assert frame.size == SPEED_SIZE
+    clip = decode(ffmpeg, sample_clip.fetch("bigbuckbunny.mp4"), SPEED_CLIP_FRAMES, results.pix_fmt).box_down()
+    assert clip.size == SPEED_SIZE
+    there_and_back = clip.frames(list(range(len(clip))) + list(range(len(clip) - 2, 0, -1)))
     with tempfile.TemporaryDirectory() as work:
         source = Path(work) / "speed.raw"
-        source.write_bytes(frame.tobytes())
+        source.write_bytes(there_and_back.tobytes())
         for method in [m for m in methods if "nnvisr" in m.vf]:
-            results.speeds[method.name] = speed(ffmpeg, source, frame, method.vf, frames)
-            results.rss[method.name] = peak_rss(ffmpeg, source, frame, method.vf)
+            results.speeds[method.name] = speed(ffmpeg, source, clip, method.vf, frames)
+            results.rss[method.name] = peak_rss(ffmpeg, source, clip, method.vf)
             print(f"  speed ({results.pipeline}) {method.name:20s} {results.speeds[method.name]:.2f} fps, "
                   f"peak RSS {results.rss[method.name]:.0f} MiB", flush=True)
 

@@ -57,8 +57,8 @@ def random_frames(count: int, width: int, height: int, depth: int) -> list[tuple
     step = 1 << (depth - 8)
     return [
         (RNG.integers(16 * step, 235 * step + 1, size=(height, width)),
-         RNG.integers(16 * step, 240 * step + 1, size=(height // 2, width // 2)),
-         RNG.integers(16 * step, 240 * step + 1, size=(height // 2, width // 2)))
+         RNG.integers(16 * step, 240 * step + 1, size=((height + 1) // 2, (width + 1) // 2)),
+         RNG.integers(16 * step, 240 * step + 1, size=((height + 1) // 2, (width + 1) // 2)))
         for _ in range(count)
     ]  # fmt: skip
 
@@ -101,20 +101,24 @@ def test_default_runs_its_yuv_networks(ffmpeg: pathlib.Path, tmp_path: pathlib.P
     assert_close(raw_to_yuv(fmt, data, 56, 40), expected)
 
 
-@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv420p10le"])
-def test_interpolation_runs_its_yuv_networks(ffmpeg: pathlib.Path, tmp_path: pathlib.Path, pix_fmt: str) -> None:
+@pytest.mark.parametrize(("pix_fmt", "size"), [("yuv420p", (24, 16)), ("yuv420p10le", (24, 16)),
+                                               ("yuv420p", (25, 17))])
+def test_interpolation_runs_its_yuv_networks(ffmpeg: pathlib.Path, tmp_path: pathlib.Path, pix_fmt: str,
+                                             size: tuple[int, int]) -> None:
     """Fused frames as ONNX Runtime computes them; the source frames come out as they went in, to the bit, codes
-    outside the legal range (below black, above white) included."""
+    outside the legal range (below black, above white) included. Odd sizes too: chroma has ceil(size / 2)
+    samples, which the variant's chroma output matches."""
     fmt = RAW[pix_fmt]
+    width, height = size
     _, extract, fusion = yuv_networks("interpolate")
-    frames = random_frames(4, 24, 16, fmt.depth)
+    frames = random_frames(4, width, height, fmt.depth)
     top = (1 << fmt.depth) - 1
     y, u, v = frames[1]
     y[0, :4] = [0, 1, top - 1, top]  # super-black and super-white samples
     u[0, 0], v[0, 0] = 0, top
-    data, _ = filter_raw(ffmpeg, tmp_path, fmt, yuv_to_raw(fmt, frames), (24, 16),
+    data, _ = filter_raw(ffmpeg, tmp_path, fmt, yuv_to_raw(fmt, frames), size,
                            "nnvisr=model=interpolate:scene=off")
-    actual = raw_to_yuv(fmt, data, 24, 16)
+    actual = raw_to_yuv(fmt, data, width, height)
     assert len(actual) == 8
     for got, source in zip(actual[0::2], frames, strict=True):
         for plane_got, plane_source in zip(got, source, strict=True):

@@ -6,6 +6,7 @@ import inspect
 import json
 import pathlib
 import warnings
+from dataclasses import dataclass
 
 import torch
 from deform import ONNX_TRANSLATION, DeformConv
@@ -35,33 +36,55 @@ def export(module: nn.Module, inputs: tuple[torch.Tensor, ...], input_names: lis
     program.save(str(path), external_data=False)
 
 
-def write_package(folder: pathlib.Path, stem: str, extract: nn.Module, fusion: nn.Module, channels: int,
-                  levels: int, members: list[int], outputs: list[int], manifest: dict, height: int = 36,
-                  width: int = 64) -> None:
-    """folder/rgb_1_1/fe_{stem}.onnx + ff_{stem}.onnx and folder/nnvisr.json."""
+@dataclass(frozen=True)
+class Layout:
+    """How a package's networks are cut: upstream's file stem, the feature levels, the window members fusion
+    takes and the output frames it returns (h{k})."""
+
+    stem: str
+    levels: int
+    members: list[int]
+    outputs: list[int]
+
+
+def package_layout(task: str, frames: int, levels: int) -> Layout:
+    if task == "vsr":
+        return Layout(f"n{frames}_2x2_l2", 2, list(range(frames)), list(range(1, frames + 1)))
+    return Layout(f"n2_1x1_l{levels}", levels, [0, 2], [1])
+
+
+def write_package(folder: pathlib.Path, extract: nn.Module, fusion: nn.Module, layout: Layout,
+                  manifest: dict | None, height: int = 36, width: int = 64) -> None:
+    """folder/rgb_1_1/fe_{stem}.onnx + ff_{stem}.onnx, and folder/nnvisr.json unless manifest is None."""
     rgb = torch.rand(2, 3, height, width)
     with torch.no_grad():
         # one distinct tensor per fusion input: torch.export would merge inputs given the same tensor
-        per_member = {m: extract(torch.rand(2, 3, height, width)) for m in members}
+        per_member = {m: extract(torch.rand(2, 3, height, width)) for m in layout.members}
     colour = folder / "rgb_1_1"
-    export(extract, (rgb,), ["rgb"], [f"l{i}" for i in range(levels)], colour / f"fe_{stem}.onnx")
+    export(extract, (rgb,), ["rgb"], [f"l{i}" for i in range(layout.levels)], colour / f"fe_{layout.stem}.onnx")
+    feeds, names = fusion_feeds(per_member, layout)
+    export(fusion, feeds, names, [f"h{k}" for k in layout.outputs], colour / f"ff_{layout.stem}.onnx")
+    if manifest is not None:
+        (folder / "nnvisr.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def fusion_feeds(per_member: dict[int, tuple[torch.Tensor, ...]], layout: Layout) -> tuple[tuple, list[str]]:
     feeds, names = [], []
-    for m in members:
-        for i in range(levels):
+    for m in layout.members:
+        for i in range(layout.levels):
             feeds.append(per_member[m][i])
             names.append(f"f{m}l{i}")
-    export(fusion, tuple(feeds), names, [f"h{k}" for k in outputs], colour / f"ff_{stem}.onnx")
-    (folder / "nnvisr.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return tuple(feeds), names
 
 
-def load_package_weights(folder: pathlib.Path, extract: nn.Module, fusion: nn.Module) -> None:
-    """Starting weights from a package's rgb_1_1 networks: the exporter names ONNX initializers after the
+def load_package_weights(folder: pathlib.Path, extract: nn.Module, fusion: nn.Module, colour: str = "rgb_1_1") -> None:
+    """Weights from a package's networks in one colour folder: the exporter names ONNX initializers after the
     parameters, so a package is its own checkpoint."""
     import onnx
     from onnx import numpy_helper
 
     for module, prefix in ((extract, "fe_"), (fusion, "ff_")):
-        (path,) = sorted((folder / "rgb_1_1").glob(f"{prefix}*.onnx"))
+        (path,) = sorted((folder / colour).glob(f"{prefix}*.onnx"))
         weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in onnx.load(path).graph.initializer}
         state = module.state_dict()
         missing = [name for name in state if name not in weights]
@@ -70,20 +93,17 @@ def load_package_weights(folder: pathlib.Path, extract: nn.Module, fusion: nn.Mo
         module.load_state_dict({name: weights[name] for name in state})
 
 
-def write_yuv_folder(folder: pathlib.Path, stem: str, extract: nn.Module, fusion: nn.Module, levels: int,
-                     members: list[int], outputs: list[int], height: int = 36, width: int = 64) -> None:
+def write_yuv_folder(folder: pathlib.Path, extract: nn.Module, fusion: nn.Module, layout: Layout, height: int = 36,
+                     width: int = 64) -> None:
     """folder/yuv_1_1_1/fe_{stem}_yuv1-1.onnx + ff_ twin: upstream's YUV interface (y, uv in; h{k}_y, h{k}_uv out)."""
     def frame() -> tuple[torch.Tensor, torch.Tensor]:
         return torch.rand(2, 1, height, width), torch.rand(2, 2, height // 2, width // 2)
 
     with torch.no_grad():
-        per_member = {m: extract(*frame()) for m in members}
+        per_member = {m: extract(*frame()) for m in layout.members}
     colour = folder / "yuv_1_1_1"
-    export(extract, frame(), ["y", "uv"], [f"l{i}" for i in range(levels)], colour / f"fe_{stem}_yuv1-1.onnx")
-    feeds, names = [], []
-    for m in members:
-        for i in range(levels):
-            feeds.append(per_member[m][i])
-            names.append(f"f{m}l{i}")
-    output_names = [name for k in outputs for name in (f"h{k}_y", f"h{k}_uv")]
-    export(fusion, tuple(feeds), names, output_names, colour / f"ff_{stem}_yuv1-1.onnx")
+    export(extract, frame(), ["y", "uv"], [f"l{i}" for i in range(layout.levels)],
+           colour / f"fe_{layout.stem}_yuv1-1.onnx")
+    feeds, names = fusion_feeds(per_member, layout)
+    output_names = [name for k in layout.outputs for name in (f"h{k}_y", f"h{k}_uv")]
+    export(fusion, feeds, names, output_names, colour / f"ff_{layout.stem}_yuv1-1.onnx")

@@ -192,9 +192,25 @@ class PyramidExtract(nn.Module):
 
 
 def box(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Mean over a size x size window (separable; windows cut at the border average what is inside)."""
-    x = F.avg_pool2d(x, (size, 1), 1, (size // 2, 0), count_include_pad=False)
-    return F.avg_pool2d(x, (1, size), 1, (0, size // 2), count_include_pad=False)
+    """Mean over a size x size window (windows cut at the border average what is inside). Spelled as
+    separable depthwise sums divided by the window's pixel count, not as AveragePool without padding:
+    ONNX Runtime runs these about 4x faster at these sizes."""
+    column = x.new_ones(x.shape[1], 1, size, 1)
+    row = column.transpose(2, 3)
+    pad = size // 2
+
+    def sums(t: torch.Tensor, channels: int) -> torch.Tensor:
+        t = F.conv2d(t, column[:channels], padding=(pad, 0), groups=channels)
+        return F.conv2d(t, row[:channels], padding=(0, pad), groups=channels)
+
+    return sums(x, x.shape[1]) / sums(torch.ones_like(x[:1, :1]), 1)
+
+
+def channel_softmax(x: torch.Tensor) -> torch.Tensor:
+    """Softmax over dim 1, spelled out: ONNX Runtime's Softmax over the channels of an NCHW tensor is about
+    10x slower than these element-wise steps."""
+    weights = torch.exp(x - x.amax(1, keepdim=True))
+    return weights / weights.sum(1, keepdim=True)
 
 
 def shifted(x: torch.Tensor, dx: int, dy: int, reach: int) -> torch.Tensor:
@@ -224,7 +240,7 @@ class BilateralMatch(nn.Module):
         r = self.reach
         costs = torch.cat([(shifted(first, -dx, -dy, r) - shifted(last, dx, dy, r)).abs().mean(1, keepdim=True)
                            for dx, dy in self.candidates], 1)
-        weights = torch.softmax(box(costs, self.window) * self.sharpness, 1)
+        weights = channel_softmax(box(costs, self.window) * self.sharpness)
         return F.conv2d(weights, self.displacements)
 
 
@@ -253,14 +269,13 @@ class MatchInterpFusion(nn.Module):
                                   nn.LeakyReLU(0.1), nn.Conv2d(width, 1, 3, 1, 1, bias=False))
         nn.init.zeros_(self.head[-1].weight)
 
-    def forward(self, *features: torch.Tensor) -> torch.Tensor:
-        """features: f0l0 .. f0l{L-1}, then f2l0 .. f2l{L-1}; level 0 is the frame."""
+    def decide(self, *features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The motion, fallback and mask at half resolution (level 1), from levels 1 and coarser only."""
         first, last = features[: self.levels], features[self.levels:]
         motion = self.coarse(first[-1], last[-1])
         for level in range(self.levels - 2, 0, -1):
             motion = up_flow(motion, first[level])
             motion = motion + self.refine(warp(first[level], -motion), warp(last[level], motion))
-        # the decisions, at half resolution
         a, b = first[1], last[1]
         warped_a, warped_b = warp(a, -motion), warp(b, motion)
         matched = box((warped_a - warped_b).abs().mean(1, keepdim=True), self.fallback_window)
@@ -268,11 +283,26 @@ class MatchInterpFusion(nn.Module):
         fallback = torch.sigmoid((matched - still) * self.fallback_sharpness)
         # swapped frames give 1 - mask
         mask = torch.sigmoid(antisymmetric(self.head, warped_a, warped_b, -motion, torch.cat([matched, still], 1)))
-        # only the warps and the blend at full resolution
-        a, b = first[0], last[0]
-        motion = up_flow(motion, a)
-        fallback, mask = (F.interpolate(x, size=a.shape[2:], mode="bilinear", align_corners=False)
-                          for x in (fallback, mask))
-        warped_a, warped_b = warp(a, -motion, "bicubic"), warp(b, motion, "bicubic")
-        moved = mask * warped_a + (1 - mask) * warped_b
-        return fallback * (a + b) / 2 + (1 - fallback) * moved
+        return motion, fallback, mask
+
+    def forward(self, *features: torch.Tensor) -> torch.Tensor:
+        """features: f0l0 .. f0l{L-1}, then f2l0 .. f2l{L-1}; level 0 is the frame."""
+        a, b = features[0], features[self.levels]
+        return compose(a, b, *to_size(*self.decide(*features), like=a))
+
+
+def to_size(motion: torch.Tensor, fallback: torch.Tensor, mask: torch.Tensor,
+            like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Half-resolution decisions brought to like's resolution (bilinear; the motion scaled with it)."""
+    fallback, mask = (F.interpolate(x, size=like.shape[2:], mode="bilinear", align_corners=False)
+                      for x in (fallback, mask))
+    return up_flow(motion, like), fallback, mask
+
+
+def compose(a: torch.Tensor, b: torch.Tensor, motion: torch.Tensor, fallback: torch.Tensor,
+            mask: torch.Tensor) -> torch.Tensor:
+    """The in-between frame from the two frames and the decisions at their resolution: both frames warped
+    (bicubic) and weighted by the mask, blended unwarped where matching failed."""
+    warped_a, warped_b = warp(a, -motion, "bicubic"), warp(b, motion, "bicubic")
+    moved = mask * warped_a + (1 - mask) * warped_b
+    return fallback * (a + b) / 2 + (1 - fallback) * moved

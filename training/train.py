@@ -12,6 +12,7 @@ Seeded: the same command on the same torch build gives the same weights.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import pathlib
@@ -19,10 +20,19 @@ import time
 
 import torch
 from data import ClipSampler, box_down
-from export import load_package_weights, write_package, write_yuv_folder
+from export import load_package_weights, package_layout, write_package, write_yuv_folder
 from nets import InterpExtract, InterpFusion, MatchInterpFusion, PyramidExtract, VsrExtract, VsrFusion
 from torch import nn
-from yuv import YuvExtract, YuvInterpFusion, YuvVsrFusion, box_down_codes, codes_to_levels, rgb_to_codes
+from yuv import (
+    YuvExtract,
+    YuvInterpFusion,
+    YuvMatchInterpFusion,
+    YuvPyramidExtract,
+    YuvVsrFusion,
+    box_down_codes,
+    codes_to_levels,
+    rgb_to_codes,
+)
 
 # The bundled networks are trained on plain [0, 1] RGB, not on upstream NNVISR's default ImageNet statistics.
 PLAIN_NORM = {"norm_mean": [0, 0, 0], "norm_std": [1, 1, 1]}
@@ -80,6 +90,26 @@ def interp_loss(extract: InterpExtract, fusion: InterpFusion, clips: torch.Tenso
     return charbonnier(fusion(*f0, *f2), middle)
 
 
+def build_networks(command: dict) -> tuple[nn.Module, nn.Module]:
+    """The RGB extraction and fusion networks a training command (train.py's options, as training.json keeps
+    them) builds."""
+    if command["task"] == "vsr":
+        return (VsrExtract(command["channels"]),
+                VsrFusion(command["frames"], command["channels"], command["body"], command["layers"]))
+    if command.get("arch", "match") == "match":
+        return PyramidExtract(command["levels"]), MatchInterpFusion(command["levels"], width=command["body"])
+    return (InterpExtract(command["channels"], command["levels"]),
+            InterpFusion(command["channels"], command["body"], command["levels"]))
+
+
+def yuv_networks(task: str, extract: nn.Module, fusion: nn.Module) -> tuple[nn.Module, nn.Module]:
+    """The YUV 4:2:0 variant of RGB networks (yuv.py): the matching model works in 4:2:0 itself, the others
+    run between colour convolutions."""
+    if isinstance(fusion, MatchInterpFusion):
+        return YuvPyramidExtract(extract), YuvMatchInterpFusion(fusion)
+    return YuvExtract(extract), (YuvVsrFusion(fusion) if task == "vsr" else YuvInterpFusion(fusion))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("task", choices=["vsr", "interp"])
@@ -116,27 +146,18 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     sampler = ClipSampler(3, args.size, args.max_speed, args.seed, args.opencv_data, args.blur_share,
                            args.video_share, args.video_step)
-    if args.task == "vsr":
-        extract, fusion = VsrExtract(args.channels), VsrFusion(args.frames, args.channels, args.body, args.layers)
-        loss_of = lambda clips: vsr_loss(extract, fusion, clips, args.frames)  # noqa: E731
-    else:
-        if args.arch == "match":
-            extract, fusion = PyramidExtract(args.levels), MatchInterpFusion(args.levels, width=args.body)
-            args.channels = 3  # the pyramid of the frame itself
-        else:
-            extract = InterpExtract(args.channels, args.levels)
-            fusion = InterpFusion(args.channels, args.body, args.levels)
-        loss_of = lambda clips: interp_loss(extract, fusion, clips)  # noqa: E731
+    if args.task == "interp" and args.arch == "match":
+        args.channels = 3  # the pyramid of the frame itself
+    extract, fusion = build_networks(vars(args))
     if args.init is not None:
         load_package_weights(args.init, extract, fusion)
     if args.yuv:
-        extract = YuvExtract(extract)
-        if args.task == "vsr":
-            fusion = YuvVsrFusion(fusion)
-            loss_of = lambda clips: yuv_vsr_loss(extract, fusion, clips, args.frames)  # noqa: E731
-        else:
-            fusion = YuvInterpFusion(fusion)
-            loss_of = lambda clips: yuv_interp_loss(extract, fusion, clips)  # noqa: E731
+        extract, fusion = yuv_networks(args.task, extract, fusion)
+    if args.task == "vsr":
+        loss_of = (yuv_vsr_loss if args.yuv else vsr_loss)
+        loss_of = functools.partial(loss_of, extract, fusion, frames=args.frames)
+    else:
+        loss_of = functools.partial(yuv_interp_loss if args.yuv else interp_loss, extract, fusion)
     parameters = list(extract.parameters()) + list(fusion.parameters())
     optimiser = torch.optim.Adam(parameters, lr=args.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -164,11 +185,9 @@ def main() -> None:
                args.out / ("weights-yuv.pt" if args.yuv else "weights.pt"))
     sources = "scikit-image photographs" + (" and OpenCV's sample photographs" if args.opencv_data else "")
     sources += " with synthetic motion" + (" and OpenCV's sample videos" if args.video_share > 0 else "")
+    layout = package_layout(args.task, args.frames, args.levels)
     if args.yuv:
-        n = args.frames if args.task == "vsr" else 2
-        stem = f"n{n}_2x2_l2" if args.task == "vsr" else f"n2_1x1_l{args.levels}"
-        members, outputs = (list(range(n)), list(range(1, n + 1))) if args.task == "vsr" else ([0, 2], [1])
-        write_yuv_folder(args.out, stem, extract, fusion, 2 if args.task == "vsr" else args.levels, members, outputs)
+        write_yuv_folder(args.out, extract, fusion, layout)
         # the YUV networks take the filter's plain levels, whatever norm_mean/norm_std say for the RGB ones
         manifest_path = args.out / "nnvisr.json"
         manifest = json.loads(manifest_path.read_text())
@@ -176,16 +195,15 @@ def main() -> None:
         manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     elif args.task == "vsr":
         n = args.frames
-        layout = f"{n}-frame windows, deformable alignment" if n > 1 else "one frame at a time"
+        windows = f"{n}-frame windows, deformable alignment" if n > 1 else "one frame at a time"
         manifest = {
-            "description": f"x2 video super resolution, {layout}; "
+            "description": f"x2 video super resolution, {windows}; "
                            f"{count} parameters, trained {args.steps} steps ({seconds / 60:.0f} min on a 2-core CPU) "
                            f"by training/train.py on {sources}",
             "any_colour": True, "input_count": n, "scale_factor": 2, "feature_count": args.channels,
             "extraction_layers": 2, **PLAIN_NORM,
         }
-        write_package(args.out, f"n{n}_2x2_l2", extract, fusion, args.channels, 2, list(range(n)),
-                      list(range(1, n + 1)), manifest)
+        write_package(args.out, extract, fusion, layout, manifest)
     else:
         manifest = {
             "description": f"2x frame rate interpolation ({INTERP_LAYOUT[args.arch]}); {count} parameters, "
@@ -194,8 +212,7 @@ def main() -> None:
             "any_colour": True, "input_count": 2, "extra_frame": True, "interpolation": True, "scale_factor": 1,
             "feature_count": args.channels, "extraction_layers": args.levels, **PLAIN_NORM,
         }
-        write_package(args.out, f"n2_1x1_l{args.levels}", extract, fusion, args.channels, args.levels, [0, 2], [1],
-                      manifest)
+        write_package(args.out, extract, fusion, layout, manifest)
     facts = {"steps": args.steps, "minutes": round(seconds / 60, 1), "parameters": count, "command": command}
     (args.out / facts_name).write_text(json.dumps(facts, indent=2) + "\n")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from nets import MatchInterpFusion, compose, to_size
 from torch import nn
 
 KR, KB = 0.2126, 0.0722  # BT.709
@@ -91,6 +92,50 @@ class YuvInterpFusion(nn.Module):
 
     def forward(self, *features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return split_420(self.to_levels(self.rgb(*features)))
+
+
+def repeat_chroma(uv: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """uv [N,2,ceil(H/2),ceil(W/2)] -> [N,2,H,W], each sample repeated 2x2: its 2x2 means are uv again."""
+    full = F.interpolate(uv, scale_factor=2, mode="nearest")
+    return full[:, :, : like.shape[2], : like.shape[3]]
+
+
+class YuvPyramidExtract(nn.Module):
+    """The frame pyramid of a 4:2:0 frame for the matching model. Level 0 is the frame in levels (Y, and the
+    chroma repeated to full size only because every level has 3 channels: fusion takes Y from it). The
+    coarser levels are R'G'B', as the RGB model's pyramid, since matching and the mask run on them; the
+    colour matrix commutes with the 2x2 means, and level 1's means of the repeated chroma are the source's
+    chroma itself."""
+
+    def __init__(self, rgb_extract: nn.Module) -> None:
+        super().__init__()
+        self.to_rgb = to_rgb_conv()
+        self.rgb = rgb_extract
+
+    def forward(self, y: torch.Tensor, uv: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        pyramid = self.rgb(torch.cat([y, repeat_chroma(uv, y)], 1))
+        return (pyramid[0], *(self.to_rgb(level) for level in pyramid[1:]))
+
+
+class YuvMatchInterpFusion(nn.Module):
+    """The matching model on YuvPyramidExtract's levels, in 4:2:0 throughout: the decisions are the RGB
+    model's (motion, fallback and mask at half resolution); luma is warped and blended at full resolution,
+    chroma at its own half resolution with those very decisions, so no plane is resampled to another's size
+    and back. Luma equals what the RGB model gives when its output is converted to levels (warping and
+    blending are affine combinations, which commute with the colour matrix)."""
+
+    def __init__(self, rgb_fusion: MatchInterpFusion) -> None:
+        super().__init__()
+        self.rgb = rgb_fusion
+        self.to_levels = to_levels_conv()
+
+    def forward(self, *features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        levels = self.rgb.levels
+        motion, fallback, mask = self.rgb.decide(*features)
+        a, b = features[0][:, :1], features[levels][:, :1]
+        y = compose(a, b, *to_size(motion, fallback, mask, like=a))
+        chroma_a, chroma_b = (self.to_levels(features[k])[:, 1:] for k in (1, levels + 1))
+        return y, compose(chroma_a, chroma_b, motion, fallback, mask)
 
 
 # ------------------------------------------------------------------ training frames
