@@ -140,7 +140,11 @@ def main() -> None:
                         help="train the YUV 4:2:0 variant (yuv.py) and add its folder yuv_1_1_1 to the package")
     parser.add_argument("--init", type=pathlib.Path,
                         help="model package whose rgb_1_1 networks give the starting weights (with --yuv)")
+    parser.add_argument("--init-colour", choices=["rgb_1_1", "yuv_1_1_1"], default="rgb_1_1",
+                        help="--init's colour folder to start from: yuv_1_1_1 continues a YUV fine-tune")
     args = parser.parse_args()
+    if args.init_colour == "yuv_1_1_1" and not (args.yuv and args.init):
+        parser.error("--init-colour yuv_1_1_1 continues a YUV variant: it needs --yuv and --init")
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -149,10 +153,12 @@ def main() -> None:
     if args.task == "interp" and args.arch == "match":
         args.channels = 3  # the pyramid of the frame itself
     extract, fusion = build_networks(vars(args))
-    if args.init is not None:
+    if args.init is not None and args.init_colour == "rgb_1_1":
         load_package_weights(args.init, extract, fusion)
     if args.yuv:
         extract, fusion = yuv_networks(args.task, extract, fusion)
+    if args.init is not None and args.init_colour == "yuv_1_1_1":
+        load_package_weights(args.init, extract, fusion, "yuv_1_1_1")
     if args.task == "vsr":
         loss_of = (yuv_vsr_loss if args.yuv else vsr_loss)
         loss_of = functools.partial(loss_of, extract, fusion, frames=args.frames)
