@@ -220,6 +220,10 @@ def main() -> None:
         }
         write_package(args.out, extract, fusion, layout, manifest)
     facts = {"steps": args.steps, "minutes": round(seconds / 60, 1), "parameters": count, "command": command}
+    if args.init_colour == "yuv_1_1_1":  # a continued run: keep the history of the weights it started from
+        earlier = args.init / facts_name
+        if earlier.is_file():
+            facts["continues"] = json.loads(earlier.read_text())
     (args.out / facts_name).write_text(json.dumps(facts, indent=2) + "\n")
 
 
