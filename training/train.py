@@ -160,8 +160,7 @@ def main() -> None:
     if args.init is not None and args.init_colour == "yuv_1_1_1":
         load_package_weights(args.init, extract, fusion, "yuv_1_1_1")
     if args.task == "vsr":
-        loss_of = (yuv_vsr_loss if args.yuv else vsr_loss)
-        loss_of = functools.partial(loss_of, extract, fusion, frames=args.frames)
+        loss_of = functools.partial(yuv_vsr_loss if args.yuv else vsr_loss, extract, fusion, frames=args.frames)
     else:
         loss_of = functools.partial(yuv_interp_loss if args.yuv else interp_loss, extract, fusion)
     parameters = list(extract.parameters()) + list(fusion.parameters())
