@@ -2,11 +2,13 @@
 
 VSR x2 (n frames in, n frames out at twice the size): extraction keeps the
 frame itself as the first 3 feature channels at level 0 and a half-resolution
-level 1; fusion aligns every other member's level-1 features to each target
-with a modulated deformable convolution whose offsets come from the pair,
+level 1; fusion aligns every other member's level-1 features to each target,
 merges them, brings them back to full resolution and adds a learned residual
-to the bilinearly upscaled frame. With n = 1 the same network, without the
-alignment, is the single-frame baseline.
+to the bilinearly upscaled frame. The bundled default is VsrFusion (a
+modulated deformable convolution whose offsets come from the pair);
+LightVsrFusion (one flow per pixel, a 16-wide reconstruction: faster on a CPU,
+lower scores) is train.py's --align flow. With n = 1 either, without the
+alignment, is a single-frame network.
 
 Interpolation (2 frames in, the middle one out), the bundled model: the frame
 pyramid (PyramidExtract) and bilateral matching on it, coarse to fine, with a
@@ -40,15 +42,20 @@ def zero(layer: nn.Conv2d) -> nn.Conv2d:
 
 
 class VsrExtract(nn.Module):
-    def __init__(self, channels: int) -> None:
+    """level1_channels below channels: level 1 computes that many and is padded with zero channels to
+    channels, since upstream's contract has feature_count channels at every level."""
+
+    def __init__(self, channels: int, level1_channels: int | None = None) -> None:
         super().__init__()
         self.first = conv(3, channels)
         self.second = conv(channels, channels - 3)
-        self.down = conv(channels, channels, 2)
+        self.down = conv(channels, level1_channels or channels, 2)
+        self.padding = channels - (level1_channels or channels)
 
     def forward(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         level0 = torch.cat([rgb, act(self.second(act(self.first(rgb))))], 1)
-        return level0, act(self.down(level0))
+        level1 = act(self.down(level0))
+        return level0, F.pad(level1, (0, 0, 0, 0, 0, self.padding)) if self.padding else level1
 
 
 class Aligner(nn.Module):
@@ -81,6 +88,10 @@ class VsrFusion(nn.Module):
 
     def forward(self, *features: torch.Tensor) -> list[torch.Tensor]:
         """features: f0l0, f0l1, f1l0, f1l1, ...; one output per member."""
+        return [F.pixel_shuffle(p, 2) for p in self.phases(*features)]
+
+    def phases(self, *features: torch.Tensor) -> list[torch.Tensor]:
+        """Per member [N,12,H,W]: the output's 4 sub-pixel phases of R, G, B, before the pixel shuffle."""
         level0, level1 = features[0::2], features[1::2]
         outputs = []
         for j in range(self.frames):
@@ -93,9 +104,76 @@ class VsrFusion(nn.Module):
             x = act(self.head(x))
             for layer in self.body:
                 x = x + act(layer(x))
-            base = F.interpolate(level0[j][:, :3], scale_factor=2, mode="bilinear", align_corners=False)
-            outputs.append(F.pixel_shuffle(self.tail(x), 2) + base)
+            outputs.append(self.tail(x) + bilinear_phases(level0[j][:, :3]))
         return outputs
+
+
+class FlowAligner(nn.Module):
+    """Aligns a neighbour's half-resolution features to the target's: one flow and one weight per pixel
+    (from the pair, zero flow at first), the neighbour warped along the flow, then a convolution. ONNX
+    GridSample takes one sample per pixel where DeformConv takes nine, and ONNX Runtime runs DeformConv at
+    a fraction of a convolution's rate."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.offset_body = conv(2 * channels, channels)
+        self.offset_out = zero(conv(channels, 3))
+        self.post = conv(channels, channels)
+
+    def forward(self, target: torch.Tensor, neighbour: torch.Tensor) -> torch.Tensor:
+        out = self.offset_out(act(self.offset_body(torch.cat([target, neighbour], 1))))
+        flow, weight = out[:, :2], torch.sigmoid(out[:, 2:])
+        return act(self.post(warp(neighbour, flow) * weight))
+
+
+def bilinear_phases(rgb: torch.Tensor) -> torch.Tensor:
+    """The x2 bilinear upscale of rgb (align_corners=False) as its 4 sub-pixel phases per channel, in
+    pixel_shuffle's order: a fixed depthwise convolution on the border-repeated frame, so that the residual
+    is added before the one DepthToSpace instead of upscaling the frame at output resolution."""
+    taps = rgb.new_tensor([0.25, 0.75, 0.0]), rgb.new_tensor([0.0, 0.75, 0.25])  # phase 0 leans back, 1 forward
+    kernels = torch.stack([torch.outer(taps[dy], taps[dx]) for dy in (0, 1) for dx in (0, 1)])
+    weight = kernels.repeat(rgb.shape[1], 1, 1).unsqueeze(1)  # [4C, 1, 3, 3]
+    return F.conv2d(F.pad(rgb, (1, 1, 1, 1), mode="replicate"), weight, groups=rgb.shape[1])
+
+
+class LightVsrFusion(nn.Module):
+    """VsrFusion's layout made cheap on a CPU (tried for the default: faster, but 0.5 dB lower; training/README.md).
+    Each other member's level-1 features (their first level1_channels, fewer than level 0's) are aligned by
+    FlowAligner and merged; the merge goes through the head's convolution at half resolution and joins the
+    target's own head output by a bilinear resize (no pixel shuffle and crop at full resolution). The
+    reconstruction is 16 channels wide, a whole block of ONNX Runtime's AVX-512 kernels (24 would run as 32).
+    With frames = 1 it is the single-frame network of the same layout."""
+
+    def __init__(self, frames: int, channels: int, level1_channels: int, body: int, layers: int) -> None:
+        super().__init__()
+        self.frames, self.level1_channels = frames, level1_channels
+        if frames > 1:
+            self.aligner = FlowAligner(level1_channels)
+            self.merge = conv(frames * level1_channels, channels)
+            self.head_up = conv(channels, body)
+        self.head = conv(channels, body)
+        self.body = nn.ModuleList(conv(body, body) for _ in range(layers))
+        self.tail = conv(body, 12)
+
+    def phases(self, *features: torch.Tensor) -> list[torch.Tensor]:
+        """features: f0l0, f0l1, f1l0, f1l1, ...; per member [N,12,H,W]: the output's 4 phases of R, G, B."""
+        level0 = features[0::2]
+        level1 = [f[:, : self.level1_channels] for f in features[1::2]]  # VsrExtract's zero padding dropped
+        outputs = []
+        for j in range(self.frames):
+            x = self.head(level0[j])
+            if self.frames > 1:
+                aligned = [level1[j]] + [self.aligner(level1[j], level1[k]) for k in range(self.frames) if k != j]
+                half = self.head_up(act(self.merge(torch.cat(aligned, 1))))
+                x = x + F.interpolate(half, size=x.shape[2:], mode="bilinear", align_corners=False)
+            x = act(x)
+            for layer in self.body:
+                x = x + act(layer(x))
+            outputs.append(self.tail(x) + bilinear_phases(level0[j][:, :3]))
+        return outputs
+
+    def forward(self, *features: torch.Tensor) -> list[torch.Tensor]:
+        return [F.pixel_shuffle(p, 2) for p in self.phases(*features)]
 
 
 class InterpExtract(nn.Module):

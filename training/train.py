@@ -21,14 +21,22 @@ import time
 import torch
 from data import ClipSampler, box_down
 from export import load_package_weights, package_layout, write_package, write_yuv_folder
-from nets import InterpExtract, InterpFusion, MatchInterpFusion, PyramidExtract, VsrExtract, VsrFusion
+from nets import (
+    InterpExtract,
+    InterpFusion,
+    LightVsrFusion,
+    MatchInterpFusion,
+    PyramidExtract,
+    VsrExtract,
+    VsrFusion,
+)
 from torch import nn
 from yuv import (
     YuvExtract,
     YuvInterpFusion,
     YuvMatchInterpFusion,
+    YuvPhaseVsrFusion,
     YuvPyramidExtract,
-    YuvVsrFusion,
     box_down_codes,
     codes_to_levels,
     rgb_to_codes,
@@ -93,6 +101,10 @@ def interp_loss(extract: InterpExtract, fusion: InterpFusion, clips: torch.Tenso
 def build_networks(command: dict) -> tuple[nn.Module, nn.Module]:
     """The RGB extraction and fusion networks a training command (train.py's options, as training.json keeps
     them) builds."""
+    if command["task"] == "vsr" and command.get("align", "deform") == "flow":
+        level1 = command["align_channels"]
+        return (VsrExtract(command["channels"], level1),
+                LightVsrFusion(command["frames"], command["channels"], level1, command["body"], command["layers"]))
     if command["task"] == "vsr":
         return (VsrExtract(command["channels"]),
                 VsrFusion(command["frames"], command["channels"], command["body"], command["layers"]))
@@ -107,7 +119,7 @@ def yuv_networks(task: str, extract: nn.Module, fusion: nn.Module) -> tuple[nn.M
     run between colour convolutions."""
     if isinstance(fusion, MatchInterpFusion):
         return YuvPyramidExtract(extract), YuvMatchInterpFusion(fusion)
-    return YuvExtract(extract), (YuvVsrFusion(fusion) if task == "vsr" else YuvInterpFusion(fusion))
+    return YuvExtract(extract), (YuvPhaseVsrFusion(fusion) if task == "vsr" else YuvInterpFusion(fusion))
 
 
 def main() -> None:
@@ -118,6 +130,10 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=16, help="feature_count")
     parser.add_argument("--body", type=int, default=16, help="width of the reconstruction / flow layers")
     parser.add_argument("--layers", type=int, default=2, help="vsr: reconstruction layers")
+    parser.add_argument("--align", choices=["deform", "flow"], default="deform",
+                        help="vsr: deformable alignment (VsrFusion) or flow warping with the lighter layout "
+                             "(LightVsrFusion)")
+    parser.add_argument("--align-channels", type=int, default=8, help="vsr --align flow: level-1 feature channels")
     parser.add_argument("--levels", type=int, default=3, help="interp: pyramid levels (extraction_layers)")
     parser.add_argument("--arch", choices=["match", "flow"], default="match",
                         help="interp: bilateral matching on the frame pyramid (MatchInterpFusion) or the learned "
@@ -200,7 +216,8 @@ def main() -> None:
         manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     elif args.task == "vsr":
         n = args.frames
-        windows = f"{n}-frame windows, deformable alignment" if n > 1 else "one frame at a time"
+        alignment = "flow alignment" if args.align == "flow" else "deformable alignment"
+        windows = f"{n}-frame windows, {alignment}" if n > 1 else "one frame at a time"
         manifest = {
             "description": f"x2 video super resolution, {windows}; "
                            f"{count} parameters, trained {args.steps} steps ({seconds / 60:.0f} min on a 2-core CPU) "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from nets import MatchInterpFusion, compose, to_size
+from nets import LightVsrFusion, MatchInterpFusion, VsrFusion, compose, to_size
 from torch import nn
 
 KR, KB = 0.2126, 0.0722  # BT.709
@@ -69,18 +69,25 @@ class YuvExtract(nn.Module):
         return self.rgb(self.to_rgb(torch.cat([y, upsample_chroma(uv, y)], 1)))
 
 
-class YuvVsrFusion(nn.Module):
-    """Outputs y, uv, y, uv, ...: one pair per member."""
+class YuvPhaseVsrFusion(nn.Module):
+    """The YUV variant of a VSR fusion that gives its output as sub-pixel phases (phases()): a 2x2
+    block of the output is the 4 phases of one input pixel, so the colour convolution runs on each phase at
+    input resolution, the 4:2:0 chroma is the mean of the 4 phases, and only luma is shuffled to output size.
+    The same outputs as converting the RGB output at full size and taking the 2x2 mean of its chroma."""
 
-    def __init__(self, rgb_fusion: nn.Module) -> None:
+    def __init__(self, rgb_fusion: VsrFusion | LightVsrFusion) -> None:
         super().__init__()
         self.rgb = rgb_fusion
         self.to_levels = to_levels_conv()
 
     def forward(self, *features: torch.Tensor) -> list[torch.Tensor]:
         out: list[torch.Tensor] = []
-        for rgb in self.rgb(*features):
-            out.extend(split_420(self.to_levels(rgb)))
+        for phases in self.rgb.phases(*features):
+            n, _, h, w = phases.shape
+            # channel c*4+k is colour c at phase k (pixel_shuffle's order): one 3-channel picture per phase
+            per_phase = phases.view(n, 3, 4, h, w).transpose(1, 2).reshape(n * 4, 3, h, w)
+            levels = self.to_levels(per_phase).view(n, 4, 3, h, w)
+            out.extend((F.pixel_shuffle(levels[:, :, 0], 2), levels[:, :, 1:].mean(1)))
         return out
 
 
