@@ -41,6 +41,16 @@ def zero(layer: nn.Conv2d) -> nn.Conv2d:
     return layer
 
 
+def bilinear_phases(rgb: torch.Tensor) -> torch.Tensor:
+    """The x2 bilinear upscale of rgb (align_corners=False) as its 4 sub-pixel phases per channel, in
+    pixel_shuffle's order: a fixed depthwise convolution on the border-repeated frame, so that the residual
+    is added before the one DepthToSpace instead of upscaling the frame at output resolution."""
+    taps = rgb.new_tensor([0.25, 0.75, 0.0]), rgb.new_tensor([0.0, 0.75, 0.25])  # phase 0 leans back, 1 forward
+    kernels = torch.stack([torch.outer(taps[dy], taps[dx]) for dy in (0, 1) for dx in (0, 1)])
+    weight = kernels.repeat(rgb.shape[1], 1, 1).unsqueeze(1)  # [4C, 1, 3, 3]
+    return F.conv2d(F.pad(rgb, (1, 1, 1, 1), mode="replicate"), weight, groups=rgb.shape[1])
+
+
 class VsrExtract(nn.Module):
     """level1_channels below channels: level 1 computes that many and is padded with zero channels to
     channels, since upstream's contract has feature_count channels at every level."""
@@ -124,16 +134,6 @@ class FlowAligner(nn.Module):
         out = self.offset_out(act(self.offset_body(torch.cat([target, neighbour], 1))))
         flow, weight = out[:, :2], torch.sigmoid(out[:, 2:])
         return act(self.post(warp(neighbour, flow) * weight))
-
-
-def bilinear_phases(rgb: torch.Tensor) -> torch.Tensor:
-    """The x2 bilinear upscale of rgb (align_corners=False) as its 4 sub-pixel phases per channel, in
-    pixel_shuffle's order: a fixed depthwise convolution on the border-repeated frame, so that the residual
-    is added before the one DepthToSpace instead of upscaling the frame at output resolution."""
-    taps = rgb.new_tensor([0.25, 0.75, 0.0]), rgb.new_tensor([0.0, 0.75, 0.25])  # phase 0 leans back, 1 forward
-    kernels = torch.stack([torch.outer(taps[dy], taps[dx]) for dy in (0, 1) for dx in (0, 1)])
-    weight = kernels.repeat(rgb.shape[1], 1, 1).unsqueeze(1)  # [4C, 1, 3, 3]
-    return F.conv2d(F.pad(rgb, (1, 1, 1, 1), mode="replicate"), weight, groups=rgb.shape[1])
 
 
 class LightVsrFusion(nn.Module):

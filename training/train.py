@@ -35,8 +35,8 @@ from yuv import (
     YuvExtract,
     YuvInterpFusion,
     YuvMatchInterpFusion,
-    YuvPhaseVsrFusion,
     YuvPyramidExtract,
+    YuvVsrFusion,
     box_down_codes,
     codes_to_levels,
     rgb_to_codes,
@@ -119,7 +119,7 @@ def yuv_networks(task: str, extract: nn.Module, fusion: nn.Module) -> tuple[nn.M
     run between colour convolutions."""
     if isinstance(fusion, MatchInterpFusion):
         return YuvPyramidExtract(extract), YuvMatchInterpFusion(fusion)
-    return YuvExtract(extract), (YuvPhaseVsrFusion(fusion) if task == "vsr" else YuvInterpFusion(fusion))
+    return YuvExtract(extract), (YuvVsrFusion(fusion) if task == "vsr" else YuvInterpFusion(fusion))
 
 
 def main() -> None:
@@ -155,7 +155,8 @@ def main() -> None:
     parser.add_argument("--yuv", action="store_true",
                         help="train the YUV 4:2:0 variant (yuv.py) and add its folder yuv_1_1_1 to the package")
     parser.add_argument("--init", type=pathlib.Path,
-                        help="model package whose rgb_1_1 networks give the starting weights (with --yuv)")
+                        help="model package whose networks give the starting weights (its rgb_1_1 ones unless "
+                             "--init-colour says otherwise)")
     parser.add_argument("--init-colour", choices=["rgb_1_1", "yuv_1_1_1"], default="rgb_1_1",
                         help="--init's colour folder to start from: yuv_1_1_1 continues a YUV fine-tune")
     args = parser.parse_args()

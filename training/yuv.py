@@ -69,11 +69,12 @@ class YuvExtract(nn.Module):
         return self.rgb(self.to_rgb(torch.cat([y, upsample_chroma(uv, y)], 1)))
 
 
-class YuvPhaseVsrFusion(nn.Module):
-    """The YUV variant of a VSR fusion that gives its output as sub-pixel phases (phases()): a 2x2
-    block of the output is the 4 phases of one input pixel, so the colour convolution runs on each phase at
-    input resolution, the 4:2:0 chroma is the mean of the 4 phases, and only luma is shuffled to output size.
-    The same outputs as converting the RGB output at full size and taking the 2x2 mean of its chroma."""
+class YuvVsrFusion(nn.Module):
+    """Outputs y, uv, y, uv, ...: one pair per member. The RGB fusion gives its output as sub-pixel phases
+    (phases()): a 2x2 block of the output is the 4 phases of one input pixel, so the colour convolution runs on
+    each phase at input resolution, the 4:2:0 chroma is the mean of the 4 phases, and only luma is shuffled to
+    output size. The same outputs as converting the RGB output at full size and taking the 2x2 mean of its
+    chroma."""
 
     def __init__(self, rgb_fusion: VsrFusion | LightVsrFusion) -> None:
         super().__init__()
