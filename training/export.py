@@ -26,14 +26,33 @@ def export(module: nn.Module, inputs: tuple[torch.Tensor, ...], input_names: lis
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             program = torch.onnx.export(
-                module.eval(), inputs, dynamo=True, opset_version=OPSET, input_names=input_names,
-                output_names=output_names, dynamic_shapes=shapes,
-                custom_translation_table=ONNX_TRANSLATION, verbose=False,
+                module.eval(), inputs, dynamo=True, opset_version=OPSET, dynamic_shapes=shapes,
+                custom_translation_table=ONNX_TRANSLATION, verbose=False, optimize=False,
             )
     finally:
         DeformConv.exporting = False
+    optimize_keeping_parameters(program, {name for name, _ in module.named_parameters()})
+    # named after optimizing, as torch.onnx.export does: the optimizer keeps an output that passes an input
+    # through (an Identity) only while the two have different names
+    for value, name in zip(program.model.graph.inputs, input_names, strict=True):
+        value.name = name
+    for value, name in zip(program.model.graph.outputs, output_names, strict=True):
+        value.name = name
     path.parent.mkdir(parents=True, exist_ok=True)
     program.save(str(path), external_data=False)
+
+
+def optimize_keeping_parameters(program: torch.onnx.ONNXProgram, parameters: set[str]) -> None:
+    """The exporter's optimization (constant folding, dead code), except that no parameter is folded into
+    another constant: a package is its own checkpoint (load_package_weights), so every parameter stays an
+    initializer under its own name. The folder skips nodes fed by a graph input, so the parameters are graph
+    inputs while it runs; ONNX Runtime folds what is left when it loads the file."""
+    graph = program.model.graph
+    kept = [value for name, value in graph.initializers.items() if name in parameters]
+    graph.inputs.extend(kept)
+    program.optimize()
+    for value in kept:
+        graph.inputs.remove(value)
 
 
 @dataclass(frozen=True)

@@ -41,14 +41,30 @@ def zero(layer: nn.Conv2d) -> nn.Conv2d:
     return layer
 
 
+def bilinear_kernels(like: torch.Tensor) -> torch.Tensor:
+    """[4,3,3]: the x2 bilinear upscale (align_corners=False) as one 3x3 kernel per sub-pixel phase, in
+    pixel_shuffle's order, on the border-repeated frame."""
+    taps = like.new_tensor([0.25, 0.75, 0.0]), like.new_tensor([0.0, 0.75, 0.25])  # phase 0 leans back, 1 forward
+    return torch.stack([torch.outer(taps[dy], taps[dx]) for dy in (0, 1) for dx in (0, 1)])
+
+
 def bilinear_phases(rgb: torch.Tensor) -> torch.Tensor:
-    """The x2 bilinear upscale of rgb (align_corners=False) as its 4 sub-pixel phases per channel, in
-    pixel_shuffle's order: a fixed depthwise convolution on the border-repeated frame, so that the residual
-    is added before the one DepthToSpace instead of upscaling the frame at output resolution."""
-    taps = rgb.new_tensor([0.25, 0.75, 0.0]), rgb.new_tensor([0.0, 0.75, 0.25])  # phase 0 leans back, 1 forward
-    kernels = torch.stack([torch.outer(taps[dy], taps[dx]) for dy in (0, 1) for dx in (0, 1)])
-    weight = kernels.repeat(rgb.shape[1], 1, 1).unsqueeze(1)  # [4C, 1, 3, 3]
+    """The x2 bilinear upscale of rgb as its 4 sub-pixel phases per channel: a fixed depthwise convolution on the
+    border-repeated frame, so that the residual is added before the one pixel shuffle instead of upscaling the
+    frame at output resolution."""
+    weight = bilinear_kernels(rgb).repeat(rgb.shape[1], 1, 1).unsqueeze(1)  # [4C, 1, 3, 3]
     return F.conv2d(F.pad(rgb, (1, 1, 1, 1), mode="replicate"), weight, groups=rgb.shape[1])
+
+
+def shuffle_up(x: torch.Tensor) -> torch.Tensor:
+    """F.pixel_shuffle(x, 2). Exported as a transposed convolution with one-hot 2x2 weights: the same values
+    (each output is one input times 1 plus zeros), and ONNX Runtime runs it in about half the time of
+    DepthToSpace."""
+    if not torch.onnx.is_in_onnx_export():
+        return F.pixel_shuffle(x, 2)
+    channels = x.shape[1] // 4
+    weight = torch.eye(4 * channels, dtype=x.dtype).view(4 * channels, channels, 2, 2)
+    return F.conv_transpose2d(x, weight, stride=2)
 
 
 class VsrExtract(nn.Module):
@@ -84,7 +100,32 @@ class Aligner(nn.Module):
         return act(self.deform(neighbour, offset, mask))
 
 
-class VsrFusion(nn.Module):
+class PhaseOutput(nn.Module):
+    """An x2 network whose reconstruction ends in `tail`, a convolution to the output's 4 sub-pixel phases of
+    R, G, B, added to those of the bilinear upscale; bodies() is what each network computes before it."""
+
+    body: nn.ModuleList
+    tail: nn.Conv2d
+
+    def residual_body(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.body:
+            x = x + act(layer(x))
+        return x
+
+    def bodies(self, *features: torch.Tensor) -> list[torch.Tensor]:
+        raise NotImplementedError
+
+    def forward(self, *features: torch.Tensor) -> list[torch.Tensor]:
+        """features: f0l0, f0l1, f1l0, f1l1, ...; one output per member."""
+        return [shuffle_up(p) for p in self.phases(*features)]
+
+    def phases(self, *features: torch.Tensor) -> list[torch.Tensor]:
+        """Per member [N,12,H,W]: channel c*4+k is colour c at phase k (pixel_shuffle's order)."""
+        return [self.tail(x) + bilinear_phases(level0[:, :3]) for x, level0 in zip(self.bodies(*features),
+                                                                                     features[0::2], strict=True)]
+
+
+class VsrFusion(PhaseOutput):
     def __init__(self, frames: int, channels: int, body: int, layers: int, groups: int = 1) -> None:
         super().__init__()
         self.frames = frames
@@ -96,12 +137,8 @@ class VsrFusion(nn.Module):
         self.body = nn.ModuleList(conv(body, body) for _ in range(layers))
         self.tail = conv(body, 12)
 
-    def forward(self, *features: torch.Tensor) -> list[torch.Tensor]:
-        """features: f0l0, f0l1, f1l0, f1l1, ...; one output per member."""
-        return [F.pixel_shuffle(p, 2) for p in self.phases(*features)]
-
-    def phases(self, *features: torch.Tensor) -> list[torch.Tensor]:
-        """Per member [N,12,H,W]: the output's 4 sub-pixel phases of R, G, B, before the pixel shuffle."""
+    def bodies(self, *features: torch.Tensor) -> list[torch.Tensor]:
+        """Per member the reconstruction's features [N,body,H,W], before the tail."""
         level0, level1 = features[0::2], features[1::2]
         outputs = []
         for j in range(self.frames):
@@ -109,12 +146,10 @@ class VsrFusion(nn.Module):
             if self.frames > 1:
                 aligned = [level1[j]] + [self.aligner(level1[j], level1[k]) for k in range(self.frames) if k != j]
                 half = act(self.merge(torch.cat(aligned, 1)))
-                up = act(F.pixel_shuffle(self.up(half), 2))[:, :, : x.shape[2], : x.shape[3]]  # odd sizes
+                # activated before the shuffle (the same values): the activation fuses into the convolution
+                up = shuffle_up(act(self.up(half)))[:, :, : x.shape[2], : x.shape[3]]  # odd sizes
                 x = torch.cat([x, up], 1)
-            x = act(self.head(x))
-            for layer in self.body:
-                x = x + act(layer(x))
-            outputs.append(self.tail(x) + bilinear_phases(level0[j][:, :3]))
+            outputs.append(self.residual_body(act(self.head(x))))
         return outputs
 
 
@@ -136,7 +171,7 @@ class FlowAligner(nn.Module):
         return act(self.post(warp(neighbour, flow) * weight))
 
 
-class LightVsrFusion(nn.Module):
+class LightVsrFusion(PhaseOutput):
     """VsrFusion's layout made cheap on a CPU (tried for the default: faster, but 0.5 dB lower; training/README.md).
     Each other member's level-1 features (their first level1_channels, fewer than level 0's) are aligned by
     FlowAligner and merged; the merge goes through the head's convolution at half resolution and joins the
@@ -155,8 +190,8 @@ class LightVsrFusion(nn.Module):
         self.body = nn.ModuleList(conv(body, body) for _ in range(layers))
         self.tail = conv(body, 12)
 
-    def phases(self, *features: torch.Tensor) -> list[torch.Tensor]:
-        """features: f0l0, f0l1, f1l0, f1l1, ...; per member [N,12,H,W]: the output's 4 phases of R, G, B."""
+    def bodies(self, *features: torch.Tensor) -> list[torch.Tensor]:
+        """features: f0l0, f0l1, f1l0, f1l1, ...; per member the reconstruction's features [N,body,H,W]."""
         level0 = features[0::2]
         level1 = [f[:, : self.level1_channels] for f in features[1::2]]  # VsrExtract's zero padding dropped
         outputs = []
@@ -166,14 +201,8 @@ class LightVsrFusion(nn.Module):
                 aligned = [level1[j]] + [self.aligner(level1[j], level1[k]) for k in range(self.frames) if k != j]
                 half = self.head_up(act(self.merge(torch.cat(aligned, 1))))
                 x = x + F.interpolate(half, size=x.shape[2:], mode="bilinear", align_corners=False)
-            x = act(x)
-            for layer in self.body:
-                x = x + act(layer(x))
-            outputs.append(self.tail(x) + bilinear_phases(level0[j][:, :3]))
+            outputs.append(self.residual_body(act(x)))
         return outputs
-
-    def forward(self, *features: torch.Tensor) -> list[torch.Tensor]:
-        return [F.pixel_shuffle(p, 2) for p in self.phases(*features)]
 
 
 class InterpExtract(nn.Module):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from nets import LightVsrFusion, MatchInterpFusion, VsrFusion, compose, to_size
+from nets import MatchInterpFusion, PhaseOutput, bilinear_kernels, compose, shuffle_up, to_size
 from torch import nn
 
 KR, KB = 0.2126, 0.0722  # BT.709
@@ -74,14 +74,22 @@ class YuvVsrFusion(nn.Module):
     (phases()): a 2x2 block of the output is the 4 phases of one input pixel, so the colour convolution runs on
     each phase at input resolution, the 4:2:0 chroma is the mean of the 4 phases, and only luma is shuffled to
     output size. The same outputs as converting the RGB output at full size and taking the 2x2 mean of its
-    chroma."""
+    chroma.
 
-    def __init__(self, rgb_fusion: VsrFusion | LightVsrFusion) -> None:
+    Exported, all of that after the reconstruction's features is one convolution (folded_tail()): training
+    keeps the parameters it has always had, and the ONNX file keeps them as its initializers (export.py), so the
+    package stays its own checkpoint while ONNX Runtime folds them once when it loads the file."""
+
+    def __init__(self, rgb_fusion: PhaseOutput) -> None:
         super().__init__()
         self.rgb = rgb_fusion
         self.to_levels = to_levels_conv()
+        self.register_buffer("plane_of_phase", plane_of_phase(), persistent=False)
+        self.register_buffer("level_of_plane", torch.tensor([0, 0, 0, 0, 1, 2]), persistent=False)  # Y x4, U, V
 
     def forward(self, *features: torch.Tensor) -> list[torch.Tensor]:
+        if torch.onnx.is_in_onnx_export():
+            return self.folded_forward(*features)
         out: list[torch.Tensor] = []
         for phases in self.rgb.phases(*features):
             n, _, h, w = phases.shape
@@ -90,6 +98,40 @@ class YuvVsrFusion(nn.Module):
             levels = self.to_levels(per_phase).view(n, 4, 3, h, w)
             out.extend((F.pixel_shuffle(levels[:, :, 0], 2), levels[:, :, 1:].mean(1)))
         return out
+
+    def folded_forward(self, *features: torch.Tensor) -> list[torch.Tensor]:
+        weight, bias, frame_weight = self.folded_tail()
+        out: list[torch.Tensor] = []
+        for x, level0 in zip(self.rgb.bodies(*features), features[0::2], strict=True):
+            frame = F.pad(level0[:, :3], (1, 1, 1, 1), mode="replicate")
+            planes = F.conv2d(x, weight, bias, padding=1) + F.conv2d(frame, frame_weight)
+            out.extend((shuffle_up(planes[:, :4]), planes[:, 4:]))
+        return out
+
+    def folded_tail(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The tail, the bilinear phases, the colour convolution and the chroma mean are all linear, so they
+        are one convolution of the reconstruction's features to 6 planes (luma's 4 phases, then U and V at
+        input resolution) plus one of the border-repeated frame: their weight, bias and the frame's weight."""
+        # [6 planes, 12 phase channels]: row k < 4 takes luma's matrix row at phase k, U and V average all 4
+        phase_map = torch.einsum("oplc,lc->op", self.plane_of_phase, self.to_levels.weight[:, :, 0, 0])
+        tail = self.rgb.tail
+        weight = torch.einsum("op,pihw->oihw", phase_map, tail.weight)
+        bias = phase_map @ tail.bias + self.to_levels.bias.index_select(0, self.level_of_plane)
+        frame_weight = torch.einsum("ock,khw->ochw", phase_map.view(6, 3, 4), bilinear_kernels(weight))
+        return weight, bias, frame_weight
+
+
+def plane_of_phase() -> torch.Tensor:
+    """[6, 12, 3, 3]: entry (o, c*4+k, l, c) says how much output plane o takes of level l's matrix row applied to
+    colour c at phase k: luma phase k (o = k) takes luma at phase k; U (o = 4) and V (o = 5) the mean of the
+    4 phases."""
+    select = torch.zeros(6, 12, 3, 3)
+    for c in range(3):
+        for k in range(4):
+            select[k, c * 4 + k, 0, c] = 1
+            select[4, c * 4 + k, 1, c] = 0.25
+            select[5, c * 4 + k, 2, c] = 0.25
+    return select
 
 
 class YuvInterpFusion(nn.Module):
