@@ -126,12 +126,18 @@ class PhaseOutput(nn.Module):
 
 
 class VsrFusion(PhaseOutput):
-    def __init__(self, frames: int, channels: int, body: int, layers: int, groups: int = 1) -> None:
+    """level1_channels below channels: the alignment takes only the first level1_channels of level 1 (VsrExtract
+    computes that many and pads the rest with zeros), a cheaper deformable convolution."""
+
+    def __init__(self, frames: int, channels: int, body: int, layers: int, groups: int = 1,
+                 level1_channels: int | None = None) -> None:
         super().__init__()
         self.frames = frames
+        self.level1_channels = level1_channels or channels
+        self.narrow = self.level1_channels < channels
         if frames > 1:
-            self.aligner = Aligner(channels, groups)
-            self.merge = conv(frames * channels, channels)
+            self.aligner = Aligner(self.level1_channels, groups)
+            self.merge = conv(frames * self.level1_channels, channels)
             self.up = conv(channels, 4 * channels)
         self.head = conv(2 * channels if frames > 1 else channels, body)
         self.body = nn.ModuleList(conv(body, body) for _ in range(layers))
@@ -140,6 +146,8 @@ class VsrFusion(PhaseOutput):
     def bodies(self, *features: torch.Tensor) -> list[torch.Tensor]:
         """Per member the reconstruction's features [N,body,H,W], before the tail."""
         level0, level1 = features[0::2], features[1::2]
+        if self.narrow:
+            level1 = tuple(f[:, : self.level1_channels] for f in level1)  # VsrExtract's zero padding dropped
         outputs = []
         for j in range(self.frames):
             x = level0[j]

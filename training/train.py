@@ -106,8 +106,10 @@ def build_networks(command: dict) -> tuple[nn.Module, nn.Module]:
         return (VsrExtract(command["channels"], level1),
                 LightVsrFusion(command["frames"], command["channels"], level1, command["body"], command["layers"]))
     if command["task"] == "vsr":
-        return (VsrExtract(command["channels"]),
-                VsrFusion(command["frames"], command["channels"], command["body"], command["layers"]))
+        level1 = command.get("deform_channels") or None
+        return (VsrExtract(command["channels"], level1),
+                VsrFusion(command["frames"], command["channels"], command["body"], command["layers"],
+                          level1_channels=level1))
     if command.get("arch", "match") == "match":
         return PyramidExtract(command["levels"]), MatchInterpFusion(command["levels"], width=command["body"])
     return (InterpExtract(command["channels"], command["levels"]),
@@ -134,6 +136,8 @@ def main() -> None:
                         help="vsr: deformable alignment (VsrFusion) or flow warping with the lighter layout "
                              "(LightVsrFusion)")
     parser.add_argument("--align-channels", type=int, default=8, help="vsr --align flow: level-1 feature channels")
+    parser.add_argument("--deform-channels", type=int, default=0,
+                        help="vsr --align deform: the level-1 channels the alignment takes (0: all of --channels)")
     parser.add_argument("--levels", type=int, default=3, help="interp: pyramid levels (extraction_layers)")
     parser.add_argument("--arch", choices=["match", "flow"], default="match",
                         help="interp: bilateral matching on the frame pyramid (MatchInterpFusion) or the learned "
