@@ -133,11 +133,11 @@ class VsrFusion(PhaseOutput):
                  level1_channels: int | None = None) -> None:
         super().__init__()
         self.frames = frames
-        self.level1_channels = level1_channels or channels
-        self.narrow = self.level1_channels < channels
+        self.level1_channels = level1_channels  # None: all of level 1
+        aligned = level1_channels or channels
         if frames > 1:
-            self.aligner = Aligner(self.level1_channels, groups)
-            self.merge = conv(frames * self.level1_channels, channels)
+            self.aligner = Aligner(aligned, groups)
+            self.merge = conv(frames * aligned, channels)
             self.up = conv(channels, 4 * channels)
         self.head = conv(2 * channels if frames > 1 else channels, body)
         self.body = nn.ModuleList(conv(body, body) for _ in range(layers))
@@ -146,7 +146,7 @@ class VsrFusion(PhaseOutput):
     def bodies(self, *features: torch.Tensor) -> list[torch.Tensor]:
         """Per member the reconstruction's features [N,body,H,W], before the tail."""
         level0, level1 = features[0::2], features[1::2]
-        if self.narrow:
+        if self.level1_channels:
             level1 = tuple(f[:, : self.level1_channels] for f in level1)  # VsrExtract's zero padding dropped
         outputs = []
         for j in range(self.frames):

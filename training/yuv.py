@@ -84,8 +84,6 @@ class YuvVsrFusion(nn.Module):
         super().__init__()
         self.rgb = rgb_fusion
         self.to_levels = to_levels_conv()
-        self.register_buffer("plane_of_phase", plane_of_phase(), persistent=False)
-        self.register_buffer("level_of_plane", torch.tensor([0, 0, 0, 0, 1, 2]), persistent=False)  # Y x4, U, V
 
     def forward(self, *features: torch.Tensor) -> list[torch.Tensor]:
         if torch.onnx.is_in_onnx_export():
@@ -112,26 +110,16 @@ class YuvVsrFusion(nn.Module):
         """The tail, the bilinear phases, the colour convolution and the chroma mean are all linear, so they
         are one convolution of the reconstruction's features to 6 planes (luma's 4 phases, then U and V at
         input resolution) plus one of the border-repeated frame: their weight, bias and the frame's weight."""
-        # [6 planes, 12 phase channels]: row k < 4 takes luma's matrix row at phase k, U and V average all 4
-        phase_map = torch.einsum("oplc,lc->op", self.plane_of_phase, self.to_levels.weight[:, :, 0, 0])
+        # [6 planes, 12 phase channels c*4+k]: luma phase k takes the luma row at phase k, U and V the mean of
+        # their rows over the 4 phases
+        matrix = self.to_levels.weight[:, :, 0, 0]
+        phase_map = torch.cat([torch.kron(matrix[:1], torch.eye(4)), torch.kron(matrix[1:], torch.full((1, 4), 0.25))])
         tail = self.rgb.tail
         weight = torch.einsum("op,pihw->oihw", phase_map, tail.weight)
-        bias = phase_map @ tail.bias + self.to_levels.bias.index_select(0, self.level_of_plane)
+        levels_bias = self.to_levels.bias
+        bias = phase_map @ tail.bias + torch.cat([levels_bias[:1].expand(4), levels_bias[1:]])
         frame_weight = torch.einsum("ock,khw->ochw", phase_map.view(6, 3, 4), bilinear_kernels(weight))
         return weight, bias, frame_weight
-
-
-def plane_of_phase() -> torch.Tensor:
-    """[6, 12, 3, 3]: entry (o, c*4+k, l, c) says how much output plane o takes of level l's matrix row applied to
-    colour c at phase k: luma phase k (o = k) takes luma at phase k; U (o = 4) and V (o = 5) the mean of the
-    4 phases."""
-    select = torch.zeros(6, 12, 3, 3)
-    for c in range(3):
-        for k in range(4):
-            select[k, c * 4 + k, 0, c] = 1
-            select[4, c * 4 + k, 1, c] = 0.25
-            select[5, c * 4 + k, 2, c] = 0.25
-    return select
 
 
 class YuvInterpFusion(nn.Module):
